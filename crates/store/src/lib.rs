@@ -1,0 +1,14 @@
+//! Durable storage for the bridge: events (with their raw bodies), deliveries
+//! (one per event and target) and attempts.
+//!
+//! Callers see only the [`Store`] trait. Exactly-once rests on two unique
+//! keys that every backend enforces: one event per `(store_id, key)` and one
+//! delivery per `(event_id, target_id)`.
+
+mod error;
+mod model;
+mod store;
+
+pub use error::StoreError;
+pub use model::*;
+pub use store::Store;
