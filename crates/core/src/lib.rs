@@ -9,6 +9,7 @@ pub mod money;
 pub mod order;
 pub mod phone;
 pub mod reason;
+pub mod secret;
 pub mod sink;
 
 pub use canonical::{CanonicalOrder, CANONICAL_SCHEMA_VERSION};
@@ -19,4 +20,5 @@ pub use order::{Customer, LineItem, Order, PersonName, TotalMismatchPolicy};
 pub use phone::Phone;
 pub use reason::ReasonCode;
 pub use rust_decimal::Decimal;
+pub use secret::{ConfigSecret, SecretError};
 pub use sink::{Delivered, DeliveryContext, DeliveryError, OrderSink};
