@@ -76,4 +76,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Checks that storage answers, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Returns a receiver that changes whenever another process (a replica
+    /// sharing this database) creates deliveries, so local workers can wake
+    /// at once. `None` for backends that only one process uses; workers then
+    /// rely on their own wake-ups and on [`Store::next_due_at`].
+    fn external_wakeups(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
