@@ -7,8 +7,10 @@
 
 mod error;
 mod model;
+pub mod postgres;
 mod store;
 
 pub use error::StoreError;
 pub use model::*;
+pub use postgres::{PgOptions, PgStore};
 pub use store::Store;

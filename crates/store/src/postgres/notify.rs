@@ -1,0 +1,172 @@
+//! Cross-replica wake-ups over `LISTEN/NOTIFY`.
+//!
+//! Every transaction that creates or revives deliveries sends one
+//! notification on [`CHANNEL`], delivered to listeners when it commits. The
+//! payload is `{instance}:{schema}`, so a listener ignores its own store's
+//! notifications and those of other schemas in the same database.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnection, PgListener, PgNotification};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The notification channel, one per database.
+pub(crate) const CHANNEL: &str = "wamebo_deliveries";
+
+/// How long the listener waits for a notification before it checks that its
+/// connection still answers; a half-open connection sends no error.
+const LISTENER_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Sends the wake-up notification inside the caller's transaction, so it is
+/// delivered if and only if the transaction commits.
+pub(crate) async fn announce(
+    connection: &mut PgConnection,
+    instance: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2 || ':' || current_schema())")
+        .bind(CHANNEL)
+        .bind(instance)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The background task that feeds [`crate::Store::external_wakeups`]; it
+/// stops when dropped.
+#[derive(Debug)]
+pub(crate) struct ListenerTask(JoinHandle<()>);
+
+impl ListenerTask {
+    pub(crate) fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts listening on a dedicated connection from `pool` (size 1). Each
+/// notification from another instance on `schema` increments the watch
+/// value. After a lost connection the task reconnects by itself, backing off
+/// up to [`MAX_RETRY_DELAY`], and increments the value once reconnected,
+/// because notifications sent meanwhile were lost.
+pub(crate) fn spawn_listener(
+    pool: PgPool,
+    instance: String,
+    schema: String,
+) -> (ListenerTask, watch::Receiver<u64>) {
+    let (sender, receiver) = watch::channel(0u64);
+    let listener = Listener {
+        pool,
+        own_prefix: format!("{instance}:"),
+        schema,
+        sender,
+    };
+    (ListenerTask(tokio::spawn(listener.run())), receiver)
+}
+
+struct Listener {
+    pool: PgPool,
+    own_prefix: String,
+    schema: String,
+    sender: watch::Sender<u64>,
+}
+
+impl Listener {
+    async fn run(self) {
+        let mut delay = FIRST_RETRY_DELAY;
+        let mut failures: u32 = 0;
+        let mut connected_before = false;
+        loop {
+            match self.listen().await {
+                Ok(listener) => {
+                    if failures > 0 {
+                        tracing::info!(failures, "PostgreSQL listener reconnected");
+                    }
+                    if connected_before {
+                        self.wake();
+                    }
+                    connected_before = true;
+                    failures = 0;
+                    delay = FIRST_RETRY_DELAY;
+                    self.receive(listener).await;
+                }
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(
+                            %error,
+                            "PostgreSQL listener cannot connect; cross-replica wake-ups pause \
+                             and workers fall back to polling until it reconnects"
+                        );
+                    } else {
+                        tracing::debug!(%error, failures, "PostgreSQL listener still cannot connect");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        // This loop reconnects itself, with backoff and a wake-up.
+        listener.eager_reconnect(false);
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Receives until the connection fails.
+    async fn receive(&self, mut listener: PgListener) {
+        loop {
+            match tokio::time::timeout(LISTENER_CHECK_INTERVAL, listener.try_recv()).await {
+                Ok(Ok(Some(notification))) => {
+                    if self.is_from_other_instance(&notification) {
+                        self.wake();
+                    }
+                }
+                Ok(Ok(None)) => {
+                    tracing::warn!("PostgreSQL listener lost its connection; reconnecting");
+                    return;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "PostgreSQL listener failed; reconnecting");
+                    return;
+                }
+                Err(_) => {
+                    let check = sqlx::query("SELECT 1").execute(&mut listener);
+                    if !matches!(
+                        tokio::time::timeout(MAX_RETRY_DELAY, check).await,
+                        Ok(Ok(_))
+                    ) {
+                        tracing::warn!(
+                            "PostgreSQL listener connection stopped answering; reconnecting"
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_from_other_instance(&self, notification: &PgNotification) -> bool {
+        let payload = notification.payload();
+        !payload.starts_with(&self.own_prefix)
+            && payload
+                .split_once(':')
+                .is_some_and(|(_, schema)| schema == self.schema)
+    }
+
+    fn wake(&self) {
+        self.sender
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+}

@@ -1,0 +1,123 @@
+//! Operator replays: quarantined events and dead deliveries.
+
+use chrono::Utc;
+use sqlx::PgPool;
+use wamebo_core::TargetId;
+
+use super::errors::map_error;
+use super::notify::announce;
+use super::rows::column;
+use crate::error::StoreError;
+use crate::model::*;
+
+/// Accepts the event, revives its dead deliveries and creates the missing
+/// ones, all due now, in one transaction that locks the event row so
+/// concurrent replays of one event run one after the other.
+pub(crate) async fn replay_event(
+    pool: &PgPool,
+    instance: &str,
+    id: EventId,
+    targets: &[TargetId],
+) -> Result<ReplayOutcome, StoreError> {
+    const ACTION: &str = "replay event";
+    let mut transaction = pool.begin().await.map_err(|e| map_error(ACTION, e))?;
+    let event = sqlx::query("SELECT store_id FROM events WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(|e| map_error(ACTION, e))?
+        .ok_or(StoreError::NotFound { what: "event", id })?;
+    let store_id: String = column(&event, "store_id")?;
+
+    sqlx::query(
+        "UPDATE events SET status = 'accepted', quarantine_reason = NULL, \
+             quarantine_detail = NULL \
+         WHERE id = $1 AND status = 'quarantined'",
+    )
+    .bind(id)
+    .execute(&mut *transaction)
+    .await
+    .map_err(|e| map_error(ACTION, e))?;
+
+    let now = Utc::now();
+    let revived = sqlx::query_scalar(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2 \
+         WHERE event_id = $1 AND status = 'dead' \
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(|e| map_error(ACTION, e))?;
+
+    let target_names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
+    let created = sqlx::query_scalar(
+        "INSERT INTO deliveries (event_id, store_id, target_id, status, next_attempt_at, \
+             created_at, updated_at) \
+         SELECT $1, $2, target, 'pending', $3, $3, $3 FROM unnest($4::text[]) AS target \
+         ON CONFLICT (event_id, target_id) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(&store_id)
+    .bind(now)
+    .bind(&target_names)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(|e| map_error(ACTION, e))?;
+
+    let mut outcome = ReplayOutcome { revived, created };
+    outcome.revived.sort_unstable();
+    outcome.created.sort_unstable();
+    if !outcome.revived.is_empty() || !outcome.created.is_empty() {
+        announce(&mut transaction, instance)
+            .await
+            .map_err(|e| map_error(ACTION, e))?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(|e| map_error(ACTION, e))?;
+    Ok(outcome)
+}
+
+/// Sets one dead delivery back to pending, due now.
+pub(crate) async fn replay_delivery(
+    pool: &PgPool,
+    instance: &str,
+    id: DeliveryId,
+) -> Result<(), StoreError> {
+    const ACTION: &str = "replay delivery";
+    let mut transaction = pool.begin().await.map_err(|e| map_error(ACTION, e))?;
+    let row = sqlx::query("SELECT status FROM deliveries WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(|e| map_error(ACTION, e))?
+        .ok_or(StoreError::NotFound {
+            what: "delivery",
+            id,
+        })?;
+    let status: String = column(&row, "status")?;
+    if status != DeliveryStatus::Dead.as_str() {
+        return Err(StoreError::InvalidState(format!(
+            "delivery {id} is {status}; only dead deliveries can be replayed"
+        )));
+    }
+
+    let now = Utc::now();
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await
+    .map_err(|e| map_error(ACTION, e))?;
+    announce(&mut transaction, instance)
+        .await
+        .map_err(|e| map_error(ACTION, e))?;
+    transaction.commit().await.map_err(|e| map_error(ACTION, e))
+}
