@@ -11,7 +11,7 @@ use wamebo_core::TargetId;
 
 use super::errors::{map_error, with_timeout};
 use super::migrate::migrate_with;
-use super::notify::{spawn_listener, ListenerTask};
+use super::notify::{start_listener, ListenerTask};
 use super::options::PgOptions;
 use super::{claim, query, record, replay};
 use crate::error::StoreError;
@@ -81,7 +81,13 @@ impl PgStore {
             .acquire_timeout(options.connect_timeout)
             .connect_lazy_with(connect_options);
         let instance = format!("{:016x}", rand::random::<u64>());
-        let (listener, wakeups) = spawn_listener(listener_pool, instance.clone(), schema.clone());
+        let (listener, wakeups) = start_listener(
+            listener_pool,
+            instance.clone(),
+            schema.clone(),
+            options.connect_timeout,
+        )
+        .await;
 
         tracing::info!(
             schema = %schema,
@@ -98,7 +104,7 @@ impl PgStore {
         })
     }
 
-    /// Returns the schema that holds this store's tables.
+    /// Returns the schema that contains this store's tables.
     pub fn schema(&self) -> &str {
         &self.schema
     }

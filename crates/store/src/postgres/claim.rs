@@ -112,6 +112,12 @@ pub(crate) async fn complete(
     let status: String = column(&row, "status")?;
     if status != DeliveryStatus::InFlight.as_str() || token.as_deref() != Some(lease.token.as_str())
     {
+        // Ends the transaction now rather than when the connection is next
+        // used, so the row lock does not outlive this call.
+        transaction
+            .rollback()
+            .await
+            .map_err(|e| map_error(ACTION, e))?;
         return Err(StoreError::LeaseLost {
             delivery_id: lease.delivery_id,
         });
@@ -153,8 +159,9 @@ async fn apply_outcome(
             next_attempt_at,
             maybe_created,
         } => sqlx::query(
-            // The reconcile flag stays set once raised: a later attempt that
-            // surely did not reach the target says nothing about an earlier one.
+            // The reconcile flag stays set once raised, because a later attempt
+            // that surely did not reach the target proves nothing about an
+            // earlier one.
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, \
                  last_reason = $3, last_error = $4, reconcile = reconcile OR $5, \
                  updated_at = $6, \

@@ -9,7 +9,7 @@ use crate::error::StoreError;
 ///
 /// Connection failures, timeouts and transient server states (shutdown,
 /// too many connections, full disk, serialization failures) become
-/// [`StoreError::Unavailable`], so callers answer 503 and retry. Errors that
+/// [`StoreError::Unavailable`], so callers respond 503 and retry. Errors that
 /// mean the database does not match this code (a missing table, a row that
 /// does not decode) become [`StoreError::Corrupt`].
 pub(crate) fn map_error(action: &str, error: sqlx::Error) -> StoreError {
@@ -73,8 +73,8 @@ pub(crate) async fn with_timeout<T>(
 }
 
 /// Returns a [`StoreError::Corrupt`] for a stored value this code cannot read.
-pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("PostgreSQL holds an invalid {what}: `{value}`"))
+pub(crate) fn corrupt(kind: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("invalid {kind} stored in PostgreSQL: `{value}`"))
 }
 
 #[cfg(test)]

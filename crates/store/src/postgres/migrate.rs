@@ -25,8 +25,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/postgres/0001_initial.sql"),
 }];
 
-/// The first key of the two-key advisory lock that serializes migrations;
-/// the second key is a hash of the schema, so migrations of different
+/// The first key of the two-key advisory lock that serializes migrations.
+/// The second key is a hash of the schema, so migrations of different
 /// schemas do not wait for each other.
 const MIGRATION_LOCK_CLASS: i32 = 0x5741_4d42; // "WAMB"
 
@@ -59,25 +59,40 @@ pub(crate) async fn migrate_with(
     // session: a pooled connection could go back to the pool still holding it.
     let mut connection = connect(connect_options, options.connect_timeout).await?;
     let lock_key = schema_lock_key(options.schema.as_deref());
-    sqlx::query("SELECT pg_advisory_lock($1, $2)")
-        .bind(MIGRATION_LOCK_CLASS)
-        .bind(lock_key)
-        .execute(&mut connection)
+    set_migration_lock(&mut connection, lock_key, true)
         .await
         .map_err(|error| map_error("take the migration lock", error))?;
 
     let result = apply_pending(&mut connection, options.schema.as_deref()).await;
 
     // Closing the session releases the lock even if the unlock fails.
-    let unlock = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-        .bind(MIGRATION_LOCK_CLASS)
-        .bind(lock_key)
-        .execute(&mut connection)
-        .await;
-    if unlock.is_ok() {
+    let unlocked = set_migration_lock(&mut connection, lock_key, false)
+        .await
+        .is_ok();
+    if unlocked {
         let _ = connection.close().await;
     }
     result
+}
+
+/// Acquires (`acquire = true`) or releases the session-level migration
+/// lock. Acquiring waits while another session has the lock.
+async fn set_migration_lock(
+    connection: &mut PgConnection,
+    key: i32,
+    acquire: bool,
+) -> Result<(), sqlx::Error> {
+    let statement = if acquire {
+        "SELECT pg_advisory_lock($1, $2)"
+    } else {
+        "SELECT pg_advisory_unlock($1, $2)"
+    };
+    sqlx::query(statement)
+        .bind(MIGRATION_LOCK_CLASS)
+        .bind(key)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 async fn connect(options: &PgConnectOptions, limit: Duration) -> Result<PgConnection, StoreError> {
@@ -109,12 +124,13 @@ async fn apply_pending(
     if let Some(schema) = schema {
         // The name was validated as a plain lower-case identifier, so it
         // needs no quoting.
-        sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        let statement = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+        sqlx::query(&statement)
             .execute(&mut *connection)
             .await
             .map_err(|error| map_error("create the schema", error))?;
     }
-    sqlx::raw_sql(
+    sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER PRIMARY KEY,
              name       TEXT NOT NULL,
@@ -187,8 +203,9 @@ async fn apply_one(connection: &mut PgConnection, migration: &Migration) -> Resu
         .begin()
         .await
         .map_err(|error| map_error(&action, error))?;
-    sqlx::raw_sql(migration.sql)
-        .execute(&mut *transaction)
+    // A query string without arguments runs over the simple query
+    // protocol, which accepts the several statements of a migration.
+    sqlx::Executor::execute(&mut *transaction, migration.sql)
         .await
         .map_err(|error| migration_error(&action, error))?;
     sqlx::query("INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)")
@@ -204,7 +221,8 @@ async fn apply_one(connection: &mut PgConnection, migration: &Migration) -> Resu
         .map_err(|error| map_error(&action, error))
 }
 
-/// A migration's SQL failing is a schema problem unless the connection broke.
+/// Maps a failed migration statement to [`StoreError::Corrupt`], unless the
+/// connection broke.
 fn migration_error(action: &str, error: sqlx::Error) -> StoreError {
     match map_error(action, error) {
         StoreError::Unavailable(message) => StoreError::Unavailable(message),
@@ -246,6 +264,21 @@ mod tests {
         let error = check_applied(1, &[0; 32]).unwrap_err();
 
         assert!(error.to_string().contains("different SQL"), "{error}");
+    }
+
+    #[test]
+    fn migration_future_is_send() {
+        // Callers spawn migrations on multi-threaded runtimes; some sqlx
+        // calls (such as `raw_sql`) make an async fn's future not `Send`.
+        fn assert_send<T: Send>(_: &T) {}
+        let options = PgOptions::default();
+        let connect_options = options.connect_options("postgres://localhost/db").unwrap();
+
+        assert_send(&migrate_with(&connect_options, &options));
+        assert_send(&crate::PgStore::connect(
+            "postgres://localhost/db",
+            options.clone(),
+        ));
     }
 
     #[test]

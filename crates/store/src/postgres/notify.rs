@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 pub(crate) const CHANNEL: &str = "wamebo_deliveries";
 
 /// How long the listener waits for a notification before it checks that its
-/// connection still answers; a half-open connection sends no error.
+/// connection still responds, because a half-open connection reports no error.
 const LISTENER_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
@@ -54,13 +54,17 @@ impl Drop for ListenerTask {
 
 /// Starts listening on a dedicated connection from `pool` (size 1). Each
 /// notification from another instance on `schema` increments the watch
-/// value. After a lost connection the task reconnects by itself, backing off
-/// up to [`MAX_RETRY_DELAY`], and increments the value once reconnected,
-/// because notifications sent meanwhile were lost.
-pub(crate) fn spawn_listener(
+/// value. The first `LISTEN` runs before this returns, waiting up to
+/// `connect_timeout`, so that wake-ups work as soon as the store is open.
+/// If it fails, the task keeps trying in the background. After a lost
+/// connection the task reconnects by itself, backing off up to
+/// [`MAX_RETRY_DELAY`], and increments the value once reconnected, because
+/// notifications sent meanwhile were lost.
+pub(crate) async fn start_listener(
     pool: PgPool,
     instance: String,
     schema: String,
+    connect_timeout: Duration,
 ) -> (ListenerTask, watch::Receiver<u64>) {
     let (sender, receiver) = watch::channel(0u64);
     let listener = Listener {
@@ -69,7 +73,18 @@ pub(crate) fn spawn_listener(
         schema,
         sender,
     };
-    (ListenerTask(tokio::spawn(listener.run())), receiver)
+    let first = match tokio::time::timeout(connect_timeout, listener.listen()).await {
+        Ok(Ok(connection)) => Some(connection),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "PostgreSQL listener cannot connect yet; retrying in the background");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("PostgreSQL listener timed out connecting; retrying in the background");
+            None
+        }
+    };
+    (ListenerTask(tokio::spawn(listener.run(first))), receiver)
 }
 
 struct Listener {
@@ -80,23 +95,26 @@ struct Listener {
 }
 
 impl Listener {
-    async fn run(self) {
+    async fn run(self, first: Option<PgListener>) {
         let mut delay = FIRST_RETRY_DELAY;
         let mut failures: u32 = 0;
-        let mut connected_before = false;
+        if let Some(connection) = first {
+            self.receive(connection).await;
+            tokio::time::sleep(FIRST_RETRY_DELAY).await;
+        }
         loop {
             match self.listen().await {
                 Ok(listener) => {
                     if failures > 0 {
                         tracing::info!(failures, "PostgreSQL listener reconnected");
                     }
-                    if connected_before {
-                        self.wake();
-                    }
-                    connected_before = true;
+                    // Notifications sent while no connection listened are
+                    // lost, so workers look for due deliveries once.
+                    self.wake();
                     failures = 0;
                     delay = FIRST_RETRY_DELAY;
                     self.receive(listener).await;
+                    tokio::time::sleep(FIRST_RETRY_DELAY).await;
                 }
                 Err(error) => {
                     failures += 1;

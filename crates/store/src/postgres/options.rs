@@ -10,13 +10,14 @@ use crate::error::StoreError;
 /// Settings of a [`super::PgStore`]'s connection pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
-    /// The most connections the pool opens. Each replica opens its own pool,
+    /// The maximum number of connections in the pool. Each replica opens its own pool,
     /// plus one listener connection, so the server's `max_connections` must
     /// cover every replica.
     pub max_connections: u32,
     /// How long an operation waits for a pooled connection, including
     /// opening one, before it fails with [`StoreError::Unavailable`]. Keep it
-    /// below the sender's 3-second deadline so an outage answers 503.
+    /// below the sender's 3-second deadline, so that during an outage the
+    /// webhook response is a 503 rather than a timeout.
     pub acquire_timeout: Duration,
     /// How long opening the migration and listener connections may take.
     pub connect_timeout: Duration,
@@ -26,7 +27,7 @@ pub struct PgOptions {
     /// connection included. It ends operations on a connection that hangs
     /// without an error, such as one cut by a network partition.
     pub operation_timeout: Duration,
-    /// The schema that holds the tables, created by the migrations if
+    /// The schema that contains the tables, created by the migrations if
     /// missing. `None` uses the server's default `search_path`.
     pub schema: Option<String>,
 }
@@ -62,9 +63,10 @@ impl PgOptions {
         })?;
 
         let statement_timeout_ms = self.statement_timeout.as_millis().to_string();
-        options = options
-            .application_name("wamebo-bridge")
-            .options([("statement_timeout", statement_timeout_ms.as_str())]);
+        if options.get_application_name().is_none() {
+            options = options.application_name("wamebo-bridge");
+        }
+        options = options.options([("statement_timeout", statement_timeout_ms.as_str())]);
         if let Some(schema) = &self.schema {
             options = options.options([("search_path", schema.as_str())]);
         }

@@ -16,9 +16,9 @@ const ACTION: &str = "record event";
 /// taken, reads the existing event to tell a duplicate from a conflict.
 ///
 /// Under READ COMMITTED an insert that collides with an uncommitted insert
-/// of the same key waits for it; once that commits, this insert does nothing
-/// and the following `SELECT`, which takes a fresh snapshot, sees the
-/// winner. So concurrent calls for one key, from any number of replicas,
+/// of the same key waits for it. Once that commits, this insert does nothing
+/// and the following `SELECT`, which takes a fresh snapshot, reads the
+/// committed event. So concurrent calls for one key, from any number of replicas,
 /// create one event and all others get `Duplicate` or `Conflict`.
 pub(crate) async fn record_event(
     pool: &PgPool,
@@ -117,26 +117,27 @@ async fn insert_deliveries(
     Ok(usize::try_from(created.rows_affected()).unwrap_or(usize::MAX))
 }
 
-/// Reads the event that holds the key: the same body is a duplicate, a
-/// different one is stored once as a conflict.
+/// Reads the event recorded under the key. The same body is a duplicate, and
+/// a different one is stored once as a conflict.
 async fn resolve_existing(
     connection: &mut PgConnection,
     event: &NewEvent,
 ) -> Result<RecordOutcome, StoreError> {
-    let existing =
-        sqlx::query("SELECT id, body_sha256 FROM events WHERE store_id = $1 AND key = $2")
-            .bind(event.store_id.as_str())
-            .bind(&event.key)
-            .fetch_optional(&mut *connection)
-            .await
-            .map_err(|e| map_error(ACTION, e))?
-            .ok_or_else(|| {
-                // The insert found the key taken, and events are never deleted.
-                StoreError::Corrupt(format!(
-                    "event key `{}` of store `{}` is taken but no event holds it",
-                    event.key, event.store_id
-                ))
-            })?;
+    let existing = sqlx::query(
+        "SELECT id, body_sha256 FROM events WHERE store_id = $1 AND key = $2",
+    )
+    .bind(event.store_id.as_str())
+    .bind(&event.key)
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(|e| map_error(ACTION, e))?
+    .ok_or_else(|| {
+        // The insert found the key taken, and events are never deleted.
+        StoreError::Corrupt(format!(
+            "event key `{}` of store `{}` exists in the unique index but no event row was found",
+            event.key, event.store_id
+        ))
+    })?;
     let event_id: EventId = existing.try_get("id").map_err(|e| map_error(ACTION, e))?;
     let sha256: Vec<u8> = existing
         .try_get("body_sha256")

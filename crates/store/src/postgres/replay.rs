@@ -101,6 +101,10 @@ pub(crate) async fn replay_delivery(
         })?;
     let status: String = column(&row, "status")?;
     if status != DeliveryStatus::Dead.as_str() {
+        transaction
+            .rollback()
+            .await
+            .map_err(|e| map_error(ACTION, e))?;
         return Err(StoreError::InvalidState(format!(
             "delivery {id} is {status}; only dead deliveries can be replayed"
         )));
