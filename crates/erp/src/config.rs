@@ -24,8 +24,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErpConfig {
-    /// Where orders and events are sent. May contain `{order_id}` (Wamebo's
-    /// order id) and `{store_id}` (the bridge's store id).
+    /// The URL that orders and events are sent to. May contain `{order_id}`
+    /// (Wamebo's order id) and `{store_id}` (the bridge's store id).
     pub url: String,
     /// `POST` (the default) or `PUT`.
     #[serde(default)]
@@ -33,16 +33,16 @@ pub struct ErpConfig {
     /// Extra request headers, sent as written.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// How the bridge authenticates to the ERP.
+    /// The credentials the bridge sends to the ERP.
     #[serde(default)]
     pub auth: AuthConfig,
-    /// How the `Idempotency-Key` header is written.
+    /// The format of the `Idempotency-Key` header value.
     #[serde(default)]
     pub idempotency_key_format: IdempotencyKeyFormat,
     /// Optional request signing.
     #[serde(default)]
     pub signing: Option<SigningConfig>,
-    /// Optional lookup URL that answers 2xx when the ERP already has an
+    /// Optional lookup URL that returns 2xx when the ERP already has an
     /// order and 404 when it does not. Must contain `{order_id}`, and may
     /// contain `{store_id}`.
     #[serde(default)]
@@ -82,7 +82,7 @@ pub enum HttpMethod {
     Put,
 }
 
-/// How the bridge authenticates to the ERP. The `type` key selects the
+/// The credentials the bridge sends to the ERP. The `type` key selects the
 /// variant.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -117,7 +117,7 @@ impl Default for AuthConfig {
     }
 }
 
-/// How the `Idempotency-Key` header value is written.
+/// The format of the `Idempotency-Key` header value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IdempotencyKeyFormat {
@@ -135,7 +135,7 @@ pub enum IdempotencyKeyFormat {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningConfig {
-    /// Which scheme signs the requests.
+    /// The scheme that signs the requests.
     pub scheme: SigningScheme,
     /// For `wamebo`, any secret, used as its UTF-8 bytes. For
     /// `standard-webhooks`, a `whsec_<base64>` secret.
@@ -197,9 +197,9 @@ impl FromStr for SigningScheme {
 pub struct ConfigError {
     /// The full key, such as `targets.acme-erp.url`.
     pub key: String,
-    /// What is wrong with its value.
+    /// The problem with its value.
     pub problem: String,
-    /// What to change.
+    /// The change that fixes it.
     pub fix: String,
 }
 

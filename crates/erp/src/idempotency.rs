@@ -5,7 +5,7 @@
 //! (draft-ietf-httpapi-idempotency-key-header-07,
 //! <https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/>),
 //! which makes the value a Structured Field string (RFC 8941) and has a
-//! server answer 409 while a request with the same key is still being
+//! server respond with 409 while a request with the same key is still being
 //! processed. Stripe-style servers expect the bare key instead, so the
 //! format is configurable.
 

@@ -1,4 +1,4 @@
-//! Sorting the ERP's answers into success, retry later, or give up.
+//! Sorting the ERP's responses into success, retry later, or give up.
 
 use std::fmt;
 use std::time::Duration;
@@ -17,7 +17,7 @@ const EXCERPT_CHARS: usize = 200;
 /// phone numbers that the ERP echoes back.
 const MASKED_DIGIT_RUN: usize = 7;
 
-/// What a request was about, for error messages: the target and the order or
+/// The subject of a request, for error messages: the target and the order or
 /// event, never personal data.
 #[derive(Debug, Clone)]
 pub(crate) struct Subject {
@@ -87,7 +87,7 @@ pub(crate) async fn read_reply(mut response: reqwest::Response) -> Reply {
     }
 }
 
-/// Sorts a non-2xx answer by what the dispatcher does next.
+/// Sorts a non-2xx response by what the dispatcher does next.
 ///
 /// - 409: another request with the same idempotency key is still in
 ///   progress, so retry later and look for the order first.
@@ -110,23 +110,23 @@ pub(crate) fn failure(reply: &Reply, subject: &Subject) -> DeliveryError {
         409 => retry(
             ReasonCode::RemoteUnavailable,
             format!(
-                "{subject}: the ERP answered {status} because a request with this idempotency key is still in progress, retrying later"
+                "{subject}: the ERP responded with {status} because a request with this idempotency key is still in progress, retrying later"
             ),
             true,
         ),
         408 | 425 => retry(
             ReasonCode::RemoteUnavailable,
-            format!("{subject}: the ERP answered {status}, retrying later"),
+            format!("{subject}: the ERP responded with {status}, retrying later"),
             false,
         ),
         429 => retry(
             ReasonCode::RemoteThrottled,
-            format!("{subject}: the ERP answered {status}, retrying later"),
+            format!("{subject}: the ERP responded with {status}, retrying later"),
             false,
         ),
         500..=599 => retry(
             ReasonCode::RemoteUnavailable,
-            format!("{subject}: the ERP answered {status}, retrying later"),
+            format!("{subject}: the ERP responded with {status}, retrying later"),
             true,
         ),
         401 | 403 => DeliveryError::permanent(
@@ -138,7 +138,7 @@ pub(crate) fn failure(reply: &Reply, subject: &Subject) -> DeliveryError {
         300..=399 => DeliveryError::permanent(
             ReasonCode::RemoteRejected,
             format!(
-                "{subject}: the ERP answered {status} with a redirect to {}: set the target's url to the final address, because a redirected POST is not followed",
+                "{subject}: the ERP responded with {status} with a redirect to {}: set the target's url to the final address, because a redirected POST is not followed",
                 reply.location.as_deref().unwrap_or("an unnamed location")
             ),
         ),
@@ -152,7 +152,7 @@ pub(crate) fn failure(reply: &Reply, subject: &Subject) -> DeliveryError {
     }
 }
 
-/// Sorts a request that got no HTTP answer. Only a failed connection proves
+/// Sorts a request that got no HTTP response. Only a failed connection proves
 /// that nothing reached the ERP.
 pub(crate) fn transport_failure(
     error: &reqwest::Error,

@@ -120,7 +120,7 @@ impl RequestSigner {
     }
 }
 
-/// Why a signature could not be described.
+/// The reason a signature could not be described.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DescribeError {
     /// The secret is empty.

@@ -131,7 +131,8 @@ impl ErpSink {
         }
         if let Some(signer) = &self.endpoint.signer {
             // The id stays the same on every attempt. The timestamp is the
-            // attempt's own, as Standard Webhooks asks for replay protection.
+            // attempt's own, as Standard Webhooks requires for replay
+            // protection.
             let signed = signer.headers(&message_id(&key), Utc::now().timestamp(), &outgoing.body);
             for (name, value) in signed {
                 request = request.header(name, value);
@@ -180,14 +181,14 @@ impl ErpSink {
         debug!(
             status = reply.status.as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "ERP answered"
+            "ERP responded"
         );
         Ok(reply)
     }
 
     /// Builds the success outcome, reading the ERP's order id when the target
-    /// says where it is. A created order without a readable id is still a
-    /// success, because retrying would not change the answer.
+    /// sets `order_id_pointer`. A created order without a readable id is
+    /// still a success, because retrying would not change the response.
     fn delivered(&self, reply: &Reply) -> Delivered {
         let Some(pointer) = &self.endpoint.order_id_pointer else {
             return Delivered::default();
@@ -213,7 +214,7 @@ impl ErpSink {
         Delivered {
             remote_id: None,
             note: Some(format!(
-                "the ERP answered {} without an order id at `{pointer}`{truncated}: check order_id_pointer",
+                "the ERP responded with {} but no order id at `{pointer}`{truncated}: check order_id_pointer",
                 reply.status
             )),
         }

@@ -1,6 +1,6 @@
 //! Contract tests of the ERP target against a wiremock server standing in for
 //! a merchant's ERP: the exact request for Wamebo's documented order 5542,
-//! idempotency across retries, every answer class, both signing schemes
+//! idempotency across retries, every class of response, both signing schemes
 //! checked by recomputing them here, forwarding of `message.received`, and
 //! reconciliation through a lookup URL.
 
@@ -463,7 +463,8 @@ async fn standard_webhooks_signature_verifies() {
         header_text(request, "webhook-signature"),
         standard_signature(VECTOR_SECRET, id, timestamp, &request.body)
     );
-    assert!(id.starts_with("msg_") && !id.contains('.'), "{id}");
+    assert!(id.starts_with("msg_"), "{id}");
+    assert!(!id.contains('.'), "{id}");
     let sent_at: i64 = timestamp.parse().unwrap();
     assert!(
         (Utc::now().timestamp() - sent_at).abs() <= 60,
@@ -563,4 +564,239 @@ async fn without_lookup_nothing_is_found() {
         .unwrap();
 
     assert_eq!(found, None);
+}
+
+// The canonical order format's published schema, checked against real
+// output of `CanonicalOrder`.
+
+fn published_schema() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/canonical-order.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&published_schema())
+        .unwrap()
+}
+
+/// Classifies an `order.created` body built from its parts and returns the
+/// canonical JSON the bridge would send for store `acme`.
+fn canonical_json(
+    timestamp: Option<&str>,
+    name: &str,
+    financials: &str,
+    items: &str,
+    policy: ClassifyPolicy,
+) -> serde_json::Value {
+    let timestamp = timestamp
+        .map(|at| format!(r#""timestamp":"{at}","#))
+        .unwrap_or_default();
+    let body = format!(
+        r#"{{"event":"order.created",{timestamp}"data":{{"order_id":7001,"meta_order_id":"wamid.X","customer":{{"name":"{name}","phone_number":"919876543210"}},"financials":{financials},"items":{items}}}}}"#
+    );
+    let now: DateTime<Utc> = "2026-05-27T14:31:00Z".parse().unwrap();
+    let classified = classify(body.as_bytes(), &policy, now);
+    let order = classified
+        .order()
+        .unwrap_or_else(|| panic!("invalid test order: {:?}", classified.verdict));
+    let canonical = wamebo_core::CanonicalOrder::from_order(&StoreId::new("acme").unwrap(), order);
+    serde_json::to_value(canonical).unwrap()
+}
+
+fn canonical_5542() -> serde_json::Value {
+    let order = documented_order();
+    serde_json::to_value(wamebo_core::CanonicalOrder::from_order(
+        &StoreId::new("acme").unwrap(),
+        &order,
+    ))
+    .unwrap()
+}
+
+#[test]
+fn canonical_orders_match_published_schema() {
+    let adjust = ClassifyPolicy {
+        total_mismatch: wamebo_core::TotalMismatchPolicy::Adjust,
+        ..ClassifyPolicy::default()
+    };
+    let cases = [
+        ("documented order 5542", canonical_5542()),
+        (
+            "yen without decimals",
+            canonical_json(
+                Some("2026-05-27T14:30:00+05:30"),
+                "Aiko Tanaka",
+                r#"{"total_amount":2500,"currency":"JPY"}"#,
+                r#"[{"sku":"TEA-1","quantity":5,"unit_price":500}]"#,
+                ClassifyPolicy::default(),
+            ),
+        ),
+        (
+            "dinar with three decimals",
+            canonical_json(
+                Some("2026-05-27T14:30:00Z"),
+                "Cher",
+                r#"{"total_amount":12.345,"currency":"KWD"}"#,
+                r#"[{"sku":"OUD-9","quantity":1,"unit_price":12.345}]"#,
+                ClassifyPolicy::default(),
+            ),
+        ),
+        (
+            "negative adjustment",
+            canonical_json(
+                Some("2026-05-27T14:30:00Z"),
+                "Jane Doe",
+                r#"{"total_amount":95.00,"currency":"USD"}"#,
+                r#"[{"sku":"PROD-A1","quantity":1,"unit_price":100.00}]"#,
+                adjust,
+            ),
+        ),
+        (
+            "no timestamp and no name",
+            canonical_json(
+                None,
+                "",
+                r#"{"total_amount":0,"currency":"EUR"}"#,
+                r#"[{"sku":"FREE","quantity":1,"unit_price":0}]"#,
+                ClassifyPolicy::default(),
+            ),
+        ),
+    ];
+    let validator = schema_validator();
+
+    for (case, instance) in &cases {
+        let errors: Vec<String> = validator
+            .iter_errors(instance)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{case}: {errors:?}\n{instance}");
+    }
+    assert_eq!(cases[1].1["total_amount"], "2500");
+    assert_eq!(cases[2].1["items"][0]["unit_price"], "12.345");
+    assert_eq!(cases[3].1["adjustment"], "-5.00");
+    assert_eq!(cases[4].1["placed_at"], serde_json::Value::Null);
+    assert_eq!(cases[4].1["total_amount"], "0.00");
+}
+
+#[test]
+fn schema_lists_exactly_the_serialized_fields() {
+    let schema = published_schema();
+    let instance = canonical_5542();
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let names = |value: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let levels = [
+        ("order", &schema, &instance),
+        (
+            "customer",
+            &schema["$defs"]["customer"],
+            &instance["customer"],
+        ),
+        ("item", &schema["$defs"]["item"], &instance["items"][0]),
+    ];
+
+    for (level, definition, serialized) in levels {
+        assert_eq!(
+            keys(&definition["properties"]),
+            keys(serialized),
+            "{level} properties"
+        );
+        assert_eq!(
+            names(&definition["required"]),
+            keys(serialized),
+            "{level} required"
+        );
+        assert_eq!(definition["additionalProperties"], false, "{level}");
+    }
+}
+
+#[test]
+fn schema_rejects_broken_orders() {
+    let validator = schema_validator();
+    type Breakage = fn(&mut serde_json::Value);
+    let broken: [(&str, Breakage); 10] = [
+        ("missing field", |order| {
+            order.as_object_mut().unwrap().remove("currency");
+        }),
+        ("unknown field", |order| order["discount"] = "1.00".into()),
+        ("numeric amount", |order| {
+            order["total_amount"] = serde_json::json!(250.0)
+        }),
+        ("negative total", |order| {
+            order["total_amount"] = "-250.00".into()
+        }),
+        ("phone without plus", |order| {
+            order["customer"]["phone"] = "15551234567".into()
+        }),
+        ("other schema version", |order| {
+            order["schema_version"] = 2.into()
+        }),
+        ("zero quantity", |order| {
+            order["items"][0]["quantity"] = 0.into()
+        }),
+        ("no items", |order| order["items"] = serde_json::json!([])),
+        ("lower-case currency", |order| {
+            order["currency"] = "usd".into()
+        }),
+        ("timestamp not a date", |order| {
+            order["placed_at"] = "yesterday".into()
+        }),
+    ];
+
+    for (case, break_order) in broken {
+        let mut order = canonical_5542();
+        break_order(&mut order);
+        assert!(
+            !validator.is_valid(&order),
+            "schema accepted an order with {case}"
+        );
+    }
+}
+
+#[test]
+fn format_page_documents_every_field() {
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/canonical-order.md"
+    ))
+    .unwrap();
+    let instance = canonical_5542();
+    let mut fields: Vec<String> = instance.as_object().unwrap().keys().cloned().collect();
+    fields.extend(
+        instance["customer"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|key| format!("customer.{key}")),
+    );
+    fields.extend(
+        instance["items"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|key| format!("items[].{key}")),
+    );
+
+    for field in fields {
+        assert!(
+            page.contains(&format!("| `{field}` |")),
+            "docs/canonical-order.md has no row for `{field}`"
+        );
+    }
 }
