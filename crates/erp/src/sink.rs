@@ -65,7 +65,7 @@ impl ErpSink {
             .map_err(|error| {
                 ConfigError::new(
                     format!("targets.{target_id}"),
-                    format!("cannot get an HTTP client ({error})"),
+                    format!("failed to build an HTTP client ({error})"),
                     "check that the system's TLS configuration is readable",
                 )
             })?;
@@ -80,6 +80,12 @@ impl ErpSink {
     /// longer than a call may take.
     pub fn request_timeout(&self) -> Duration {
         self.endpoint.request_timeout
+    }
+
+    /// Returns the maximum time one attempt can take: a lookup and a create,
+    /// each within `request_timeout`.
+    pub fn max_attempt_duration(&self) -> Duration {
+        self.endpoint.request_timeout * 2
     }
 
     /// Returns the target this sink delivers to.
