@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wamebo_core::{ConfigSecret, DeliveryError, ReasonCode, TargetId};
 
-/// The largest response body read. A page of 100 orders is well under a
-/// megabyte; anything far larger is not WooCommerce answering.
+/// The maximum response body read. A page of 100 orders is well under a
+/// megabyte, so a far larger body is not a WooCommerce response.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// How many characters of a response that is not JSON go into an error.
@@ -138,8 +138,8 @@ impl Api {
     }
 
     /// Reads one page of a collection, or returns `None` when WooCommerce
-    /// has no such route (`404` with code `rest_no_route`), as older
-    /// versions answer for routes added later.
+    /// has no such route (`404` with code `rest_no_route`), which older
+    /// versions return for routes added later.
     pub(crate) async fn get_page_if_route_exists<T: DeserializeOwned>(
         &self,
         call: &Call<'_>,
@@ -160,7 +160,7 @@ impl Api {
         page_of(call, answer).map(Some)
     }
 
-    /// Posts a JSON body and reads the JSON answer.
+    /// Posts a JSON body and parses the JSON response.
     pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         call: &Call<'_>,
@@ -210,7 +210,7 @@ async fn read_limited(call: &Call<'_>, mut response: Response) -> Result<Vec<u8>
             return Err(DeliveryError::Retry {
                 reason: ReasonCode::InvalidResponse,
                 message: format!(
-                    "{} answered {} with a body over {MAX_BODY_BYTES} bytes",
+                    "{} returned {} with a body over {MAX_BODY_BYTES} bytes",
                     call.context(),
                     response.status()
                 ),
@@ -249,7 +249,7 @@ fn parse_json<T: DeserializeOwned>(call: &Call<'_>, answer: &Answer) -> Result<T
         DeliveryError::Retry {
             reason: ReasonCode::InvalidResponse,
             message: format!(
-                "{} answered {} with {detail}",
+                "{} returned {} with {detail}",
                 call.context(),
                 answer.status
             ),
@@ -263,9 +263,9 @@ fn parse_remote_error(body: &[u8]) -> Option<RemoteError> {
     serde_json::from_slice(body).ok()
 }
 
-/// Sorts a non-2xx answer: 401 and 403 are refused credentials, 408, 429 and
-/// 5xx are retried (honouring `Retry-After`), and any other status is a
-/// refusal that repeating will not fix.
+/// Sorts a non-2xx response: 401 and 403 are rejected credentials, 408, 429
+/// and 5xx are retried (honouring `Retry-After`), and any other status is a
+/// rejection that repeating will not fix.
 fn failure(call: &Call<'_>, answer: &Answer) -> DeliveryError {
     let status = answer.status;
     let detail = match parse_remote_error(&answer.body) {
@@ -281,7 +281,7 @@ fn failure(call: &Call<'_>, answer: &Answer) -> DeliveryError {
         401 | 403 => DeliveryError::permanent(
             ReasonCode::AuthFailed,
             format!(
-                "{context} was refused with {status} ({detail}): check that the consumer key exists with read/write \
+                "{context} was rejected with {status} ({detail}): check that the consumer key exists with read/write \
                  permission and that the web server passes the Authorization header to WordPress"
             ),
         ),
@@ -293,13 +293,13 @@ fn failure(call: &Call<'_>, answer: &Answer) -> DeliveryError {
         },
         408 => DeliveryError::Retry {
             reason: ReasonCode::RemoteUnavailable,
-            message: format!("{context} answered {status} ({detail})"),
+            message: format!("{context} failed with {status} ({detail})"),
             retry_after: retry_after(&answer.headers, Utc::now()),
             maybe_created: call.purpose == Purpose::Reconcile,
         },
         500..=599 => DeliveryError::Retry {
             reason: ReasonCode::RemoteUnavailable,
-            message: format!("{context} answered {status} ({detail})"),
+            message: format!("{context} failed with {status} ({detail})"),
             retry_after: retry_after(&answer.headers, Utc::now()),
             // A PHP error after the order was saved (in an e-mail hook, say)
             // also answers 500, so a failed create may have succeeded.
@@ -379,7 +379,7 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dur
     )
 }
 
-/// The first characters of a body, on one line.
+/// Returns the first characters of a body, on one line.
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut excerpt: String = text

@@ -12,15 +12,16 @@ use crate::error::ConfigError;
 /// The path of the WooCommerce REST API v3 under a shop's address.
 pub(crate) const API_PATH: &str = "wp-json/wc/v3";
 
-/// WooCommerce answers at most 100 items per page: `per_page` has
+/// WooCommerce returns at most 100 items per page: `per_page` has
 /// `'maximum' => 100` in the collection parameters of its REST controllers
 /// (`plugins/woocommerce/includes/rest-api/Controllers/Version3`).
 pub(crate) const MAX_PER_PAGE: u32 = 100;
 
 /// The keys of one `[[targets]]` entry of kind `woocommerce`.
 ///
-/// `id`, `kind` and `events` are read by the caller before this type sees
-/// the table; every other key is listed here and an unknown key is an error.
+/// The caller reads `id`, `kind` and `events` and removes them before
+/// deserializing the rest into this type. Every other key is listed here,
+/// and an unknown key is an error.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WooCommerceConfig {
@@ -35,7 +36,7 @@ pub struct WooCommerceConfig {
     pub consumer_secret: ConfigSecret,
     /// Accepts a plain `http://` base URL. Only for a local stand-in server:
     /// the key and secret travel as HTTP basic auth, readable by anyone on
-    /// the path, and a real WooCommerce refuses basic auth without HTTPS.
+    /// the path, and a real WooCommerce rejects basic auth without HTTPS.
     #[serde(default)]
     pub allow_insecure_http: bool,
     /// The maximum time to open a connection, such as `"5s"`.
@@ -55,10 +56,10 @@ pub struct WooCommerceConfig {
     /// (`{ product_id = 810, variation_id = 815 }`). An id skips the look-up.
     #[serde(default)]
     pub sku_map: BTreeMap<String, SkuMapping>,
-    /// How many variable products to search, one request each, for a SKU
-    /// that neither `/products?sku=` nor `/variations?sku=` finds, on
-    /// WooCommerce versions without the `/variations` route; `0` turns the
-    /// search off.
+    /// The maximum number of variable products whose variations are searched,
+    /// one request each, for a SKU that `/products?sku=` does not find. The
+    /// search runs only on WooCommerce versions without the `/variations`
+    /// route, and `0` turns it off.
     #[serde(default = "default_variation_scan_max_products")]
     pub variation_scan_max_products: u32,
     /// The status of created orders.
@@ -94,7 +95,7 @@ pub struct WooCommerceConfig {
     pub reconcile_max_pages: u32,
 }
 
-/// Where an upstream SKU points in the shop.
+/// The shop's product for an upstream SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum SkuMapping {
@@ -211,7 +212,7 @@ impl WooCommerceConfig {
             "http" => {
                 return Err(error(format!(
                     "`{url}` uses plain http, which would send the consumer key and secret readable to anyone on the network \
-                     (and a real WooCommerce refuses basic auth without HTTPS): use https, or set `allow_insecure_http = true` \
+                     (and a real WooCommerce rejects basic auth without HTTPS): use https, or set `allow_insecure_http = true` \
                      only for a local test server"
                 )))
             }

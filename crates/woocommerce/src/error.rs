@@ -6,7 +6,7 @@
 pub struct ConfigError {
     /// The full key, such as `targets.acme-woo.base_url`.
     pub key: String,
-    /// What is wrong and how to fix it. Never contains a secret.
+    /// The problem and its fix. Never contains a secret.
     pub problem: String,
 }
 

@@ -3,10 +3,10 @@
 //! (`{base_url}/wp-json/wc/v3`).
 //!
 //! [`WooCommerceSink`] resolves every SKU to a product or variation, posts the
-//! order with the exact line totals the customer paid, records the upstream
-//! ids in the order's `meta_data`, and finds an order an earlier attempt
-//! created by listing recent orders and matching that meta data, because
-//! WooCommerce has no idempotency key and no filter on meta data.
+//! order with the exact line totals the customer paid, and records the
+//! upstream ids in the order's `meta_data`. WooCommerce has no idempotency key
+//! and no filter on meta data, so the sink finds an order an earlier attempt
+//! created by listing recent orders and matching that meta data.
 
 mod api;
 mod config;

@@ -119,7 +119,7 @@ pub(crate) struct OrderOptions {
     pub set_paid: bool,
 }
 
-/// Builds the `POST /orders` body. `products` holds the resolved product of
+/// Builds the `POST /orders` body. `products` contains the resolved product of
 /// each line, in the order's line order.
 pub(crate) fn new_order(
     store: &StoreId,

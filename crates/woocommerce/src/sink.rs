@@ -98,8 +98,8 @@ impl WooCommerceSink {
         self.total_mismatches.load(Ordering::Relaxed)
     }
 
-    /// Runs one sink call within `request_timeout`. `posted` tells, when
-    /// time runs out, whether `POST /orders` had started.
+    /// Runs one sink call within `request_timeout`. `posted` is true once
+    /// `POST /orders` has started, which decides `maybe_created` on a timeout.
     async fn within_timeout<T>(
         &self,
         order_id: u64,
@@ -112,7 +112,7 @@ impl WooCommerceSink {
             Err(_) => Err(DeliveryError::Retry {
                 reason: ReasonCode::RemoteUnavailable,
                 message: format!(
-                    "target {}, order {order_id}: {step} did not finish within `request_timeout` ({})",
+                    "target {}, order {order_id}: {step} timed out after `request_timeout` ({}): raise it if the shop is slow",
                     self.target,
                     humantime::format_duration(self.request_timeout)
                 ),

@@ -204,7 +204,7 @@ impl Lookup<'_> {
     }
 
     /// `GET /products?sku=` matches products and, on current WooCommerce,
-    /// variations. A comma in `sku` asks for several SKUs, and the database
+    /// variations. A comma in `sku` requests several SKUs, and the database
     /// may compare without regard to case, so only exact matches count. A
     /// variable product is the parent of its variations and cannot be a
     /// line by itself.
@@ -264,8 +264,8 @@ impl Lookup<'_> {
     /// variation with this SKU, and stops at the first match.
     ///
     /// NOTE: stopping at the first match relies on WooCommerce's own rule
-    /// that SKUs are unique across products and variations; a shop that
-    /// turned that check off can have a second match this scan never sees.
+    /// that SKUs are unique across products and variations. A shop that
+    /// turned that check off can have a second match that this scan misses.
     async fn scan_variable_products(
         &self,
         max_products: u32,
