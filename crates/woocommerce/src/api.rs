@@ -232,7 +232,7 @@ fn page_of<T: DeserializeOwned>(call: &Call<'_>, answer: Answer) -> Result<Page<
     Ok(Page { items, total_pages })
 }
 
-/// Parses a successful answer. A body that does not match the documented
+/// Parses a successful response. A body that does not match the documented
 /// shape is reported by position only, because serde's messages quote the
 /// offending value, which may be a customer's name or phone.
 fn parse_json<T: DeserializeOwned>(call: &Call<'_>, answer: &Answer) -> Result<T, DeliveryError> {
@@ -302,7 +302,7 @@ fn failure(call: &Call<'_>, answer: &Answer) -> DeliveryError {
             message: format!("{context} failed with {status} ({detail})"),
             retry_after: retry_after(&answer.headers, Utc::now()),
             // A PHP error after the order was saved (in an e-mail hook, say)
-            // also answers 500, so a failed create may have succeeded.
+            // also returns 500, so a failed create may have succeeded.
             maybe_created: call.sent_may_have_created(),
         },
         300..=399 => {
@@ -325,9 +325,9 @@ fn failure(call: &Call<'_>, answer: &Answer) -> DeliveryError {
     }
 }
 
-/// Sorts a failure to send or to read the answer. Failing to connect means
-/// nothing was sent; any later failure (a timeout, a reset connection) may
-/// come after WooCommerce received the request.
+/// Sorts a failure to send the request or to read the response. Failing to
+/// connect means nothing was sent, but any later failure (a timeout, a reset
+/// connection) may come after WooCommerce received the request.
 fn transport_failure(call: &Call<'_>, error: &reqwest::Error) -> DeliveryError {
     let connect_failed = error.is_connect();
     let what = if error.is_timeout() {
