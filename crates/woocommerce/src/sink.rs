@@ -164,8 +164,9 @@ impl WooCommerceSink {
             purpose: Purpose::Create,
             request: "POST /orders",
         };
-        // `dp` makes WooCommerce write amounts with the currency's minor
-        // units; its documented default is 2, which would round KWD totals.
+        // `dp` makes WooCommerce format the returned amounts with the
+        // currency's minor units. Without it WooCommerce uses the shop's
+        // price decimals (2 on a default shop), which would round KWD totals.
         let query = [("dp", order.currency.minor_units().to_string())];
         posted.store(true, Ordering::SeqCst);
         let created: RemoteOrder = self.api.post(&call, "orders", &query, &body).await?;
