@@ -10,7 +10,7 @@ use crate::config::VARIANT_GID_PREFIX;
 use crate::graphql::{Failure, GraphqlClient};
 use crate::operations::{VariantsData, VARIANTS_BY_SKU};
 
-/// Why a SKU has no single variant.
+/// The reason a SKU has no single variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unresolved {
     /// No variant has exactly this SKU.
@@ -75,6 +75,9 @@ pub(crate) async fn resolve_variant(
         )
         .await
         .map_err(Unresolved::Failed)?;
+    // NOTE: only the first 10 search results are compared. If Shopify's
+    // search returned more than 10 looser matches first, the exact match
+    // would be cut off and the SKU reported as not found.
     let exact: Vec<String> = data
         .product_variants
         .nodes

@@ -29,7 +29,7 @@ pub const MIN_API_VERSION: &str = "2025-04";
 #[serde(deny_unknown_fields)]
 pub struct ShopifyConfig {
     /// The shop's permanent domain, such as `acme.myshopify.com`. The Admin
-    /// API answers only on this domain, never on a custom storefront domain.
+    /// API is served only on this domain, never on a custom storefront domain.
     pub shop_domain: String,
 
     /// The Admin API access token of the shop's custom app (`shpat_…`),
@@ -52,12 +52,13 @@ pub struct ShopifyConfig {
     #[serde(default)]
     pub allow_insecure_http: bool,
 
-    /// The longest one delivery call (a lookup or a create, with every
-    /// GraphQL request and pacing wait it makes) may take, such as `"30s"`.
+    /// The maximum duration of one delivery call (a lookup or a create, with
+    /// every GraphQL request and pacing wait it makes), such as `"30s"`.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
 
-    /// The longest a TCP and TLS connection set-up may take, such as `"10s"`.
+    /// The maximum duration of a TCP and TLS connection set-up, such as
+    /// `"10s"`.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
 
@@ -86,7 +87,7 @@ pub struct ShopifyConfig {
     #[serde(default)]
     pub send_receipt: bool,
 
-    /// What to do with an order whose currency is not the shop's currency.
+    /// The handling of an order whose currency is not the shop's currency.
     /// Default `shop`.
     #[serde(default)]
     pub currency_mode: CurrencyMode,
@@ -137,7 +138,7 @@ impl FinancialStatus {
     }
 }
 
-/// How creating the order affects inventory.
+/// The inventory effect of creating the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InventoryBehaviour {
@@ -161,7 +162,7 @@ impl InventoryBehaviour {
     }
 }
 
-/// What to do with an order whose currency differs from the shop's.
+/// The handling of an order whose currency differs from the shop's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CurrencyMode {
@@ -182,7 +183,7 @@ pub struct ConfigError {
     pub target: TargetId,
     /// The key, such as `shop_domain`.
     pub key: &'static str,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub problem: String,
 }
 

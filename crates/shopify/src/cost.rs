@@ -52,8 +52,8 @@ pub(crate) struct ThrottleStatus {
 }
 
 impl QueryCost {
-    /// Returns how long until the bucket holds the requested cost again, for
-    /// a request Shopify throttled.
+    /// Returns how long until the bucket contains the requested cost again,
+    /// for a request Shopify throttled.
     pub fn throttled_wait(&self) -> Duration {
         let (Some(requested), Some(status)) = (self.requested_query_cost, self.throttle_status)
         else {
@@ -123,9 +123,9 @@ impl CostPacer {
             return Ok(Duration::ZERO);
         };
 
-        // A query larger than the bucket cannot wait its way in, and Shopify
-        // rejects it on its own; pacing for the full bucket is the most
-        // that can help.
+        // Waiting never makes room for a query larger than the bucket, and
+        // Shopify rejects such a query itself. So pacing waits for a full
+        // bucket at most.
         let needed = estimate.min(bucket.maximum);
         let available = bucket.available_at(now);
         let wait = if available >= needed {
@@ -249,10 +249,10 @@ mod tests {
         let now = Instant::now();
         pacer.observe("OrderCreate", &cost(100.0, 0.0, 2000.0, 10.0), now);
 
-        let refused = pacer.reserve("OrderCreate", now, Duration::from_secs(1));
+        let rejected = pacer.reserve("OrderCreate", now, Duration::from_secs(1));
         let allowed = pacer.reserve("OrderCreate", now, NO_LIMIT);
 
-        assert_eq!(refused, Err(Duration::from_secs(10)));
+        assert_eq!(rejected, Err(Duration::from_secs(10)));
         assert_eq!(allowed, Ok(Duration::from_secs(10)));
     }
 

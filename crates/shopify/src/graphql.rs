@@ -15,11 +15,12 @@ use wamebo_core::ConfigSecret;
 use crate::config::Settings;
 use crate::cost::{CostPacer, QueryCost};
 
-/// The largest response body read; Admin API answers to this crate's
+/// The maximum response body read. Admin API responses to this crate's
 /// operations are a few kilobytes.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The longest platform text kept in an error message.
+/// The maximum length, in characters, of platform text kept in an error
+/// message.
 const MAX_DETAIL_CHARS: usize = 300;
 
 /// A named GraphQL document. The name is sent as `operationName` and keys
@@ -32,21 +33,21 @@ pub(crate) struct Operation {
     pub document: &'static str,
 }
 
-/// Why a GraphQL request failed, sorted by what the caller does next.
+/// The failure of a GraphQL request, sorted by what the caller does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// Shopify throttled the request (HTTP 429 or a `THROTTLED` error), or
     /// pacing would wait past the deadline. Nothing ran.
     Throttled { retry_after: Duration },
-    /// Shopify refused the access token or its scopes (HTTP 401 or 403, or
+    /// Shopify rejected the access token or its scopes (HTTP 401 or 403, or
     /// an `ACCESS_DENIED` error).
     Unauthorized { detail: String },
     /// A temporary failure. `reached` is true when the request may have
     /// reached Shopify and run there.
     Unavailable { detail: String, reached: bool },
-    /// Shopify refused the request as invalid; repeating it will not help.
+    /// Shopify rejected the request as invalid, and repeating it will not help.
     Rejected { detail: String },
-    /// Shopify answered with something other than its documented shape.
+    /// Shopify responded with something other than its documented shape.
     InvalidResponse { detail: String },
 }
 
@@ -171,7 +172,7 @@ impl GraphqlClient {
         })
     }
 
-    /// Waits until the cost bucket holds the operation's estimated cost.
+    /// Waits until the cost bucket contains the operation's estimated cost.
     async fn pace(&self, operation: Operation, deadline: Instant) -> Result<(), Failure> {
         let now = Instant::now();
         let budget = deadline.saturating_duration_since(now);
@@ -245,7 +246,7 @@ fn transport_failure(error: reqwest::Error) -> Failure {
     }
 }
 
-/// Sorts a non-2xx answer, following Shopify's list of response codes
+/// Sorts a non-2xx response, following Shopify's list of response codes
 /// (<https://shopify.dev/docs/api/usage/response-codes>).
 fn status_failure(status: StatusCode, headers: &HeaderMap, cost: Option<&QueryCost>) -> Failure {
     match status.as_u16() {
@@ -255,7 +256,7 @@ fn status_failure(status: StatusCode, headers: &HeaderMap, cost: Option<&QueryCo
                 .unwrap_or(Duration::from_secs(1)),
         },
         401 | 403 => Failure::Unauthorized {
-            detail: format!("HTTP {status}: Shopify refused the access token or its scopes"),
+            detail: format!("HTTP {status}: Shopify rejected the access token or its scopes"),
         },
         // 402: the shop is frozen until its bill is paid; 423: the shop is
         // locked. Both can clear without a change on our side.
@@ -300,7 +301,7 @@ fn is_empty(errors: &Value) -> bool {
     }
 }
 
-/// Sorts a 2xx answer that carries top-level `errors`. Shopify reports
+/// Sorts a 2xx response that carries top-level `errors`. Shopify reports
 /// throttling this way with HTTP 200 and the code `THROTTLED`
 /// (<https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits>).
 fn errors_failure(errors: &Value, cost: Option<&QueryCost>) -> Failure {

@@ -239,7 +239,7 @@ pub(crate) struct Connection<T> {
     pub nodes: Vec<T>,
 }
 
-/// A mutation's user error: Shopify refused the input and changed nothing.
+/// A mutation's user error: Shopify rejected the input and changed nothing.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct UserError {
     #[serde(default)]

@@ -16,33 +16,33 @@ pub(crate) const ADJUSTMENT_DISCOUNT_CODE: &str = "WAMEBO-ADJUSTMENT";
 /// The title of the custom line that carries a positive adjustment.
 pub(crate) const ADJUSTMENT_LINE_TITLE: &str = "Wamebo adjustment";
 
-/// Who the order belongs to on Shopify.
+/// The Shopify customer the order belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CustomerChoice {
     /// The existing customer with this id, found by phone.
     Existing(String),
     /// A new customer created from the order's phone and name.
     New,
-    /// No customer: used only when Shopify refused both of the others.
+    /// No customer: used only when Shopify rejected both of the others.
     Omitted,
 }
 
-/// The text that identifies one Wamebo order of one store on the shop: the
-/// custom-id metafield's value and the per-order tag's suffix.
+/// Returns the text that identifies one Wamebo order of one store on the
+/// shop: the custom-id metafield's value and the per-order tag's suffix.
 pub(crate) fn order_key(store: &StoreId, order_id: u64) -> String {
     format!("{store}-{order_id}")
 }
 
-/// The tag every order gets, for lookups on shops without the custom-id
-/// definition.
+/// Returns the tag every order gets, for lookups on shops without the
+/// custom-id definition.
 pub(crate) fn order_tag(store: &StoreId, order_id: u64) -> String {
     format!("wamebo-{}", order_key(store, order_id))
 }
 
 /// Builds the `order` and `options` variables of `orderCreate`.
 ///
-/// `variant_ids` holds one variant id per order line, in order.
-/// `with_custom_id` adds the custom-id metafield; it must be false when the
+/// `variant_ids` contains one variant id per order line, in order.
+/// `with_custom_id` adds the custom-id metafield. It must be false when the
 /// shop has no `id` definition under the configured namespace and key.
 pub(crate) fn order_create_variables(
     settings: &Settings,
@@ -146,6 +146,10 @@ pub(crate) fn order_create_variables(
 
 /// Writes `amount` as a `MoneyBagInput`. In presentment mode the order is
 /// created in its own currency, so both amounts are that currency's.
+///
+/// NOTE: presentment mode follows the `orderCreate` reference only. How a
+/// live shop converts such an order into its own currency for reports has
+/// not been checked.
 fn money_bag(order: &Order, amount: Decimal, presentment: bool) -> Value {
     let money = json!({
         "amount": order.format_amount(amount),

@@ -1,5 +1,6 @@
-//! What this target learns about the shop once per process: its currency
-//! and whether orders can carry the Wamebo order id as a custom id.
+//! The shop settings this target reads once per process: the shop's
+//! currency, and whether orders can carry the Wamebo order id as a custom
+//! id.
 
 use std::time::Instant;
 
@@ -32,7 +33,7 @@ pub(crate) struct ShopFacts {
 ///
 /// When the definition cannot be made (another type already uses the key,
 /// or the token may not create definitions), orders fall back to the tag
-/// lookup and a warning says how to fix it.
+/// lookup and a warning names the fix.
 pub(crate) async fn load_shop_facts(
     client: &GraphqlClient,
     settings: &Settings,
@@ -159,7 +160,7 @@ async fn create_definition(
     tracing::warn!(
         %target,
         errors = %crate::graphql::sanitize(&errors.join("; ")),
-        "Shopify refused the order metafield definition, so orders are looked up by tag: fix the cause and restart"
+        "Shopify rejected the order metafield definition, so orders are looked up by tag: fix the cause and restart"
     );
     Ok(false)
 }

@@ -21,15 +21,15 @@ use crate::payload::{order_create_variables, order_key, order_tag, CustomerChoic
 use crate::setup::{load_shop_facts, ShopFacts};
 use crate::totals::{compare_totals, TotalCheck};
 
-/// The access scopes named when Shopify refuses the token.
+/// The access scopes named when Shopify rejects the token.
 const REQUIRED_SCOPES: &str =
     "write_orders, read_orders, read_products, read_customers and write_customers";
 
 /// Creates Wamebo orders on one Shopify shop through the Admin GraphQL API.
 ///
 /// Each order becomes one `orderCreate` with the exact unit prices the
-/// customer paid, the customer found by phone (or created once), and the
-/// Wamebo order id in a unique custom-id metafield and a tag, so
+/// customer paid and the customer found by phone (or created once). The
+/// Wamebo order id goes into a unique custom-id metafield and a tag, so
 /// [`OrderSink::find_existing`] can adopt an order an earlier attempt
 /// created.
 #[derive(Debug)]
@@ -42,10 +42,10 @@ pub struct ShopifySink {
     totals_differences: AtomicU64,
 }
 
-/// What one `orderCreate` request produced.
+/// The result of one `orderCreate` request.
 enum CreateOutcome {
     Created(OrderNode),
-    Refused(Vec<UserError>),
+    Rejected(Vec<UserError>),
 }
 
 impl ShopifySink {
@@ -229,7 +229,7 @@ impl ShopifySink {
             ));
         };
         if !payload.user_errors.is_empty() {
-            return Ok(CreateOutcome::Refused(payload.user_errors));
+            return Ok(CreateOutcome::Rejected(payload.user_errors));
         }
         match payload.order {
             Some(node) => Ok(CreateOutcome::Created(node)),
@@ -259,32 +259,32 @@ impl ShopifySink {
             None => CustomerChoice::New,
         };
 
-        let refused = match self
+        let rejected = match self
             .send_order_create(ctx, order, facts, &variant_ids, &customer, deadline)
             .await?
         {
             CreateOutcome::Created(node) => return Ok(self.delivered(order, node, "created")),
-            CreateOutcome::Refused(errors) => errors,
+            CreateOutcome::Rejected(errors) => errors,
         };
 
-        if facts.custom_id && touches(&refused, "metafields") {
+        if facts.custom_id && touches(&rejected, "metafields") {
             return self
-                .adopt_after_conflict(ctx, order, &refused, deadline)
+                .adopt_after_conflict(ctx, order, &rejected, deadline)
                 .await;
         }
-        if customer == CustomerChoice::New && is_customer_conflict(&refused) {
+        if customer == CustomerChoice::New && is_customer_conflict(&rejected) {
             return self
                 .create_after_customer_conflict(ctx, order, facts, &variant_ids, deadline)
                 .await;
         }
-        Err(self.refused_error(order, &refused))
+        Err(self.rejection_error(order, &rejected))
     }
 
-    /// Retries the create once after Shopify refused to create the customer,
+    /// Retries the create once after Shopify rejected the new customer,
     /// typically because the phone number already belongs to a customer the
-    /// lookup did not return. A phone conflict must never fail an order:
-    /// the retry associates the owner of the phone when it is found now, and
-    /// creates the order without a customer otherwise.
+    /// lookup did not return. The retry associates the phone's owner when the
+    /// lookup finds it now, and creates the order without a customer
+    /// otherwise, so a phone conflict alone does not fail the order.
     async fn create_after_customer_conflict(
         &self,
         ctx: &DeliveryContext,
@@ -301,33 +301,35 @@ impl ShopifySink {
             target = %self.target_id,
             order_id = order.order_id,
             associate_existing = matches!(customer, CustomerChoice::Existing(_)),
-            "Shopify refused to create the customer; retrying the order"
+            "Shopify rejected the new customer, retrying the order"
         );
         match self
             .send_order_create(ctx, order, facts, variant_ids, &customer, deadline)
             .await?
         {
             CreateOutcome::Created(node) => Ok(self.delivered(order, node, "created")),
-            CreateOutcome::Refused(errors) if facts.custom_id && touches(&errors, "metafields") => {
+            CreateOutcome::Rejected(errors)
+                if facts.custom_id && touches(&errors, "metafields") =>
+            {
                 self.adopt_after_conflict(ctx, order, &errors, deadline)
                     .await
             }
-            CreateOutcome::Refused(errors) => Err(self.refused_error(order, &errors)),
+            CreateOutcome::Rejected(errors) => Err(self.rejection_error(order, &errors)),
         }
     }
 
-    /// Adopts the existing order after Shopify refused a duplicate custom
+    /// Adopts the existing order after Shopify rejected a duplicate custom
     /// id, which means an earlier attempt already created this order.
     async fn adopt_after_conflict(
         &self,
         ctx: &DeliveryContext,
         order: &Order,
-        refused: &[UserError],
+        rejected: &[UserError],
         deadline: Instant,
     ) -> Result<Delivered, DeliveryError> {
         match self.find_by_custom_id(ctx, order, deadline).await? {
             Some(node) => Ok(self.delivered(order, node, "adopted")),
-            None => Err(self.refused_error(order, refused)),
+            None => Err(self.rejection_error(order, rejected)),
         }
     }
 
@@ -415,7 +417,7 @@ impl ShopifySink {
 
     /// Builds the outcome of a created or adopted order, recording a total
     /// that differs from the Wamebo total.
-    fn delivered(&self, order: &Order, node: OrderNode, how: &'static str) -> Delivered {
+    fn delivered(&self, order: &Order, node: OrderNode, action: &'static str) -> Delivered {
         let presentment = self.settings.currency_mode == CurrencyMode::Presentment;
         let note = match compare_totals(&node, order, presentment) {
             TotalCheck::Equal => None,
@@ -451,7 +453,7 @@ impl ShopifySink {
             order_id = order.order_id,
             shopify_order = %node.id,
             shopify_name = node.name.as_deref().unwrap_or(""),
-            "{how} Shopify order"
+            "{action} Shopify order"
         );
         Delivered {
             remote_id: Some(node.id),
@@ -459,7 +461,7 @@ impl ShopifySink {
         }
     }
 
-    fn refused_error(&self, order: &Order, errors: &[UserError]) -> DeliveryError {
+    fn rejection_error(&self, order: &Order, errors: &[UserError]) -> DeliveryError {
         let described: Vec<String> = errors
             .iter()
             .map(|error| {
@@ -474,7 +476,7 @@ impl ShopifySink {
         DeliveryError::permanent(
             ReasonCode::RemoteRejected,
             format!(
-                "target {}: Shopify refused order {}: {}",
+                "target {}: Shopify rejected order {}: {}",
                 self.target_id,
                 order.order_id,
                 sanitize(&described.join("; "))
@@ -539,7 +541,7 @@ fn touches(errors: &[UserError], segment: &str) -> bool {
     })
 }
 
-/// Checks whether Shopify refused the new customer. Shopify documents no
+/// Checks whether Shopify rejected the new customer. Shopify documents no
 /// error code for a phone number that already belongs to a customer, so
 /// this matches the field path (`customer…`, `phone`) and, for errors
 /// without one, the message Shopify uses ("Phone has already been taken").

@@ -8,7 +8,7 @@ use wamebo_core::{parse_decimal, Currency, Order};
 
 use crate::operations::OrderNode;
 
-/// How Shopify's total compares with the order's.
+/// The result of comparing Shopify's total with the order's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TotalCheck {
     /// Same amount in the same currency.
