@@ -39,7 +39,7 @@ pub struct ShopifySink {
     client: GraphqlClient,
     shop: OnceCell<ShopFacts>,
     variants: VariantCache,
-    totals_differences: AtomicU64,
+    total_mismatches: AtomicU64,
 }
 
 /// The result of one `orderCreate` request.
@@ -64,7 +64,7 @@ impl ShopifySink {
             client,
             shop: OnceCell::new(),
             variants: VariantCache::default(),
-            totals_differences: AtomicU64::new(0),
+            total_mismatches: AtomicU64::new(0),
         })
     }
 
@@ -75,10 +75,50 @@ impl ShopifySink {
         self.settings.request_timeout
     }
 
+    /// Returns the maximum duration of one delivery attempt, which may call
+    /// both [`OrderSink::find_existing`] and [`OrderSink::create_order`]. A
+    /// dispatcher lease must be longer, or a second worker could send the
+    /// same order while the first is still waiting for Shopify.
+    pub fn max_attempt_duration(&self) -> Duration {
+        self.settings.request_timeout * 2
+    }
+
     /// Returns how many created or adopted orders had a Shopify total that
-    /// differs from the Wamebo total, since start-up.
-    pub fn totals_differences(&self) -> u64 {
-        self.totals_differences.load(Ordering::Relaxed)
+    /// differs from the Wamebo total, since this sink was built.
+    pub fn total_mismatches(&self) -> u64 {
+        self.total_mismatches.load(Ordering::Relaxed)
+    }
+
+    /// Bounds one sink call by `request_timeout`. Each request's own timeout
+    /// ends at the same deadline, so this bound matters mainly for a call
+    /// that waits on another call's shop set-up. The elapsed call may have
+    /// sent its `orderCreate`, so the error sets `maybe_created`.
+    async fn within_timeout<T>(
+        &self,
+        order_id: u64,
+        step: &str,
+        work: impl std::future::Future<Output = Result<T, DeliveryError>>,
+    ) -> Result<T, DeliveryError> {
+        match tokio::time::timeout(self.settings.request_timeout, work).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                tracing::warn!(
+                    target = %self.target_id,
+                    order_id,
+                    "{step} timed out after request_timeout"
+                );
+                Err(DeliveryError::Retry {
+                    reason: ReasonCode::RemoteUnavailable,
+                    message: format!(
+                        "target {}: order {order_id}: {step} timed out after {} ms",
+                        self.target_id,
+                        self.settings.request_timeout.as_millis()
+                    ),
+                    retry_after: None,
+                    maybe_created: true,
+                })
+            }
+        }
     }
 
     async fn shop_facts(
@@ -422,7 +462,7 @@ impl ShopifySink {
         let note = match compare_totals(&node, order, presentment) {
             TotalCheck::Equal => None,
             TotalCheck::Differs { shopify, wamebo } => {
-                self.totals_differences.fetch_add(1, Ordering::Relaxed);
+                self.total_mismatches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     target = %self.target_id,
                     order_id = order.order_id,
@@ -566,7 +606,12 @@ impl OrderSink for ShopifySink {
         ctx: &DeliveryContext,
         order: &Order,
     ) -> Result<Option<Delivered>, DeliveryError> {
-        self.find(ctx, order).await
+        self.within_timeout(
+            order.order_id,
+            "looking up an earlier order",
+            self.find(ctx, order),
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(store = %ctx.store_id, target = %self.target_id, order_id = order.order_id, delivery_id = ctx.delivery_id))]
@@ -575,6 +620,11 @@ impl OrderSink for ShopifySink {
         ctx: &DeliveryContext,
         order: &Order,
     ) -> Result<Delivered, DeliveryError> {
-        self.create(ctx, order).await
+        self.within_timeout(
+            order.order_id,
+            "creating the order",
+            self.create(ctx, order),
+        )
+        .await
     }
 }

@@ -65,7 +65,9 @@ async fn documented_order_posts_expected_variables() {
     );
     assert_eq!(delivered.note, None);
     assert_eq!(sink.kind(), "shopify");
-    assert_eq!(sink.totals_differences(), 0);
+    assert_eq!(sink.total_mismatches(), 0);
+    assert_eq!(sink.request_timeout(), Duration::from_secs(5));
+    assert_eq!(sink.max_attempt_duration(), Duration::from_secs(10));
 }
 
 #[tokio::test]
@@ -863,7 +865,7 @@ async fn totals_difference_is_noted() {
         delivered.note.as_deref(),
         Some("Shopify total 265.50 USD differs from the Wamebo total 250.00 USD: the shop may have added taxes or shipping")
     );
-    assert_eq!(sink.totals_differences(), 1);
+    assert_eq!(sink.total_mismatches(), 1);
 }
 
 #[tokio::test]
