@@ -23,9 +23,10 @@ pub(super) fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     };
     std::fs::create_dir_all(parent).map_err(|err| {
         StoreError::Unavailable(format!(
-            "creating directory {} for the sqlite database failed: {err}; \
+            "creating directory {} for the sqlite database {} failed: {err}; \
              create it with write access for this user or choose another storage path",
-            parent.display()
+            parent.display(),
+            path.display()
         ))
     })
 }

@@ -329,47 +329,55 @@ impl BatchRunner {
         self.track_health(failure);
     }
 
-    /// Runs each request under its own savepoint, stopping at the first
-    /// failure that cost the whole transaction (a full disk, an I/O error):
-    /// its message is returned, and the requests not yet run stay in `batch`.
+    /// Runs each request under its own savepoint. A request that fails is
+    /// rolled back to its savepoint and the batch goes on. Only when the
+    /// transaction itself is lost (SQLite may roll it back on its own after
+    /// a full disk or an I/O error) does the batch stop: the message is
+    /// returned, and the requests not yet run stay in `batch`.
     fn run_requests(
         &mut self,
         batch: &mut Vec<WriteRequest>,
         finished: &mut Vec<Finished>,
     ) -> Option<String> {
         let mut requests = batch.drain(..);
+        let mut fatal = None;
         for request in requests.by_ref() {
             if let Err(err) = self.statement("SAVEPOINT request") {
-                request.reject(&self.failure_message("starting a savepoint", err));
+                let message = self.failure_message("starting a savepoint", err);
+                request.reject(&message);
+                fatal = Some(message);
                 break;
             }
             let result = request.execute(&self.conn, &self.path);
-            let undo = if result.error().is_some() {
+            let undo = if result.error().is_some() && !self.conn.is_autocommit() {
                 self.statement("ROLLBACK TO request")
             } else {
                 Ok(())
             };
-            let release = undo.and_then(|()| self.statement("RELEASE request"));
-
-            let fatal = match (result.error(), release) {
-                (Some(StoreError::Unavailable(message)), _) => Some(message.clone()),
-                (_, Err(err)) => Some(self.failure_message("releasing a savepoint", err)),
-                // SQLite may roll back the whole transaction on its own after
-                // some errors, which undoes the earlier requests too.
-                _ if self.conn.is_autocommit() => Some(format!(
-                    "a write transaction on {} was rolled back by sqlite",
-                    self.path.display()
-                )),
-                _ => None,
-            };
+            let release = undo.and_then(|()| {
+                if self.conn.is_autocommit() {
+                    Ok(())
+                } else {
+                    self.statement("RELEASE request")
+                }
+            });
             finished.push(result);
-            if fatal.is_some() {
-                let rest: Vec<WriteRequest> = requests.collect();
-                batch.extend(rest);
-                return fatal;
+
+            if let Err(err) = release {
+                fatal = Some(self.failure_message("ending a savepoint", err));
+                break;
+            }
+            if self.conn.is_autocommit() {
+                fatal = Some(format!(
+                    "sqlite rolled back a write transaction on {} after an error",
+                    self.path.display()
+                ));
+                break;
             }
         }
-        None
+        let rest: Vec<WriteRequest> = requests.collect();
+        batch.extend(rest);
+        fatal
     }
 
     fn statement(&self, sql: &str) -> rusqlite::Result<()> {
@@ -416,5 +424,201 @@ impl BatchRunner {
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use tempfile::TempDir;
+    use wamebo_core::{ReasonCode, StoreId};
+
+    use super::*;
+    use crate::model::{AttemptOutcome, EventStatus};
+    use crate::sqlite::connection::open_writer;
+    use crate::sqlite::migrate::apply_migrations;
+    use crate::sqlite::options::SqliteOptions;
+
+    fn runner(options: &SqliteOptions) -> (TempDir, BatchRunner) {
+        let dir = tempfile::tempdir().unwrap();
+        let path: Arc<Path> = dir.path().join("bridge.db").into();
+        let mut conn = open_writer(&path, options).unwrap();
+        apply_migrations(&mut conn, &path).unwrap();
+        (dir, BatchRunner::new(conn, path))
+    }
+
+    fn new_event(key: &str, body: Vec<u8>, targets: &[&str]) -> NewEvent {
+        NewEvent {
+            store_id: StoreId::new("acme").unwrap(),
+            key: key.to_owned(),
+            event_type: "order.created".to_owned(),
+            order_id: None,
+            body_sha256: [7; 32],
+            body,
+            received_at: Utc::now(),
+            occurred_at: None,
+            status: EventStatus::Accepted,
+            targets: targets
+                .iter()
+                .map(|id| TargetId::new(*id).unwrap())
+                .collect(),
+        }
+    }
+
+    fn record_request(
+        event: NewEvent,
+    ) -> (
+        WriteRequest,
+        oneshot::Receiver<Result<RecordOutcome, StoreError>>,
+    ) {
+        let (reply, answer) = oneshot::channel();
+        (WriteRequest::RecordEvent { event, reply }, answer)
+    }
+
+    fn run(runner: &mut BatchRunner, mut batch: Vec<WriteRequest>) {
+        let mut finished = Vec::new();
+        runner.run(&mut batch, &mut finished);
+        assert!(batch.is_empty());
+        assert!(finished.is_empty());
+    }
+
+    fn event_count(runner: &BatchRunner) -> u32 {
+        runner
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn failed_request_keeps_its_neighbours() {
+        let (_dir, mut runner) = runner(&SqliteOptions::default());
+        let now = Utc::now().timestamp_micros();
+        write_ops::record_event(
+            &runner.conn,
+            &new_event("order:1", b"{}".to_vec(), &["acme-woo"]),
+            now,
+        )
+        .unwrap();
+        let request = ClaimRequest {
+            worker: "test".to_owned(),
+            now: Utc::now() + chrono::Duration::seconds(1),
+            lease: Duration::from_secs(30),
+            limit: 1,
+        };
+        let claimed = write_ops::claim_due(&runner.conn, &request, now)
+            .unwrap()
+            .remove(0);
+        // An attempt row that already uses number 1 makes the completion fail
+        // on its last statement, after it has updated the delivery.
+        runner
+            .conn
+            .execute(
+                "INSERT INTO attempts (delivery_id, attempt, finished_at, outcome) VALUES (?1, 1, 0, 'retry')",
+                [claimed.delivery_id],
+            )
+            .unwrap();
+        let (first, first_answer) = record_request(new_event("order:2", b"{}".to_vec(), &[]));
+        let (reply, complete_answer) = oneshot::channel();
+        let complete = WriteRequest::Complete {
+            lease: Lease {
+                delivery_id: claimed.delivery_id,
+                token: claimed.lease_token.clone(),
+            },
+            outcome: AttemptOutcome::Dead {
+                reason: ReasonCode::SkuNotFound,
+                message: "sku not found".to_owned(),
+            },
+            reply,
+        };
+        let (last, last_answer) = record_request(new_event("order:3", b"{}".to_vec(), &[]));
+
+        run(&mut runner, vec![first, complete, last]);
+
+        assert!(matches!(
+            first_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
+        let failed = complete_answer.blocking_recv().unwrap();
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
+        assert!(matches!(
+            last_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
+        let status: String = runner
+            .conn
+            .query_row(
+                "SELECT status FROM deliveries WHERE id = ?1",
+                [claimed.delivery_id],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(status, "in_flight", "the failed completion was rolled back");
+        assert_eq!(event_count(&runner), 3);
+    }
+
+    #[test]
+    fn full_database_fails_only_the_request_that_grows_it() {
+        let options = SqliteOptions {
+            max_size_bytes: Some(256 * 1024),
+            ..SqliteOptions::default()
+        };
+        let (_dir, mut runner) = runner(&options);
+        let (small, small_answer) =
+            record_request(new_event("order:1", vec![1; 100], &["acme-woo"]));
+        let (huge, huge_answer) =
+            record_request(new_event("order:2", vec![2; 1024 * 1024], &["acme-woo"]));
+        let (after, after_answer) =
+            record_request(new_event("order:3", vec![3; 100], &["acme-woo"]));
+
+        run(&mut runner, vec![small, huge, after]);
+
+        let full = huge_answer.blocking_recv().unwrap();
+        match full {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("full"), "{message}");
+                assert!(message.contains("order:2"), "{message}");
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+        assert!(matches!(
+            small_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
+        assert!(matches!(
+            after_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
+        assert_eq!(event_count(&runner), 2);
+    }
+
+    #[test]
+    fn failed_begin_answers_every_request() {
+        let (dir, mut runner) = runner(&SqliteOptions {
+            busy_timeout: Duration::from_millis(50),
+            ..SqliteOptions::default()
+        });
+        let other = rusqlite::Connection::open(dir.path().join("bridge.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (first, first_answer) = record_request(new_event("order:1", b"{}".to_vec(), &[]));
+        let (second, second_answer) = record_request(new_event("order:2", b"{}".to_vec(), &[]));
+
+        run(&mut runner, vec![first, second]);
+
+        for answer in [first_answer, second_answer] {
+            let result = answer.blocking_recv().unwrap();
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        other.execute_batch("COMMIT").unwrap();
+        let (retry, retry_answer) = record_request(new_event("order:1", b"{}".to_vec(), &[]));
+        run(&mut runner, vec![retry]);
+        assert!(matches!(
+            retry_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
     }
 }
