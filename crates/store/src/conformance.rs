@@ -12,8 +12,8 @@
 //! The macro's argument is an expression whose value is a future. That
 //! future's output is an `Arc<dyn Store>`, a [`TestStore`] (a store plus a
 //! value kept alive until the case ends, such as a temporary directory), or
-//! an `Option` of either, where `None` skips the case (for a backend whose
-//! server is not configured; the factory should print how to configure it).
+//! an `Option` of either. `None` skips the case, for a backend whose server
+//! is not configured, and the factory should then print how to configure it.
 //! The calling crate needs tokio with the `macros` and `rt-multi-thread`
 //! features.
 //!
@@ -71,7 +71,7 @@ impl fmt::Debug for TestStore {
     }
 }
 
-/// What a conformance factory may return; `None` skips the case.
+/// A value that a conformance factory may return. `None` skips the case.
 pub trait IntoTestStore {
     /// Converts the factory's output into a store under test.
     fn into_test_store(self) -> Option<TestStore>;
@@ -166,7 +166,7 @@ fn targets(texts: &[&str]) -> Vec<TargetId> {
     texts.iter().map(|text| target(text)).collect()
 }
 
-/// The current time, truncated to the microseconds that backends keep.
+/// Returns the current time, truncated to the microseconds that backends keep.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
@@ -175,7 +175,7 @@ fn sha256(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
 }
 
-/// An accepted event with the given key and body.
+/// Builds an accepted event with the given key and body.
 fn event(store: &str, key: &str, body: &[u8], target_ids: &[&str]) -> NewEvent {
     NewEvent {
         store_id: store_id(store),
@@ -191,7 +191,7 @@ fn event(store: &str, key: &str, body: &[u8], target_ids: &[&str]) -> NewEvent {
     }
 }
 
-/// An accepted `order.created` event for `order_id`.
+/// Builds an accepted `order.created` event for `order_id`.
 fn order_event(store: &str, order_id: u64, target_ids: &[&str]) -> NewEvent {
     let body = format!(
         r#"{{"event":"order.created","data":{{"order_id":{order_id},"financials":{{"total_amount":250.00,"currency":"USD"}}}}}}"#
@@ -269,7 +269,7 @@ fn succeeded(remote_id: &str) -> AttemptOutcome {
 fn retry_at(next_attempt_at: DateTime<Utc>, maybe_created: bool) -> AttemptOutcome {
     AttemptOutcome::Retry {
         reason: ReasonCode::RemoteUnavailable,
-        message: "target answered HTTP 503".to_owned(),
+        message: "target returned HTTP 503".to_owned(),
         next_attempt_at,
         maybe_created,
     }
@@ -326,8 +326,8 @@ fn all_deliveries(limit: usize) -> DeliveryFilter {
 // ---------------------------------------------------------------------------
 // Recording events
 
-/// A new accepted event is stored as given, with one pending delivery per
-/// target.
+/// Checks that a new accepted event is stored as given, with one pending
+/// delivery per target.
 pub async fn record_new_event(store: Arc<dyn Store>) {
     let event = order_event("acme", 5542, &["acme-woo", "acme-erp"]);
     let before = now();
@@ -380,7 +380,8 @@ pub async fn record_new_event(store: Arc<dyn Store>) {
     }
 }
 
-/// The same key with the same body is a duplicate and creates nothing.
+/// Checks that the same key with the same body is a duplicate and creates
+/// nothing.
 pub async fn duplicate_with_same_body(store: Arc<dyn Store>) {
     let event = order_event("acme", 7, &["acme-woo", "acme-erp"]);
     let event_id = record(&store, event.clone()).await;
@@ -406,8 +407,8 @@ pub async fn duplicate_with_same_body(store: Arc<dyn Store>) {
     );
 }
 
-/// The same key with another body is a conflict: the first event stays and
-/// each distinct conflicting body is kept once.
+/// Checks that the same key with another body is a conflict: the first event
+/// stays and each distinct conflicting body is kept once.
 pub async fn conflict_with_different_body(store: Arc<dyn Store>) {
     let first = order_event("acme", 8, &["acme-woo"]);
     let event_id = record(&store, first.clone()).await;
@@ -470,8 +471,8 @@ pub async fn conflict_with_different_body(store: Arc<dyn Store>) {
     assert_eq!(record.deliveries.len(), 1, "a conflict creates no delivery");
 }
 
-/// A quarantined event is stored with its reason and gets no deliveries,
-/// even when targets are passed.
+/// Checks that a quarantined event is stored with its reason and gets no
+/// deliveries, even when targets are passed.
 pub async fn quarantined_event_gets_no_deliveries(store: Arc<dyn Store>) {
     let event = quarantined(order_event("acme", 9, &["acme-woo"]));
 
@@ -497,8 +498,8 @@ pub async fn quarantined_event_gets_no_deliveries(store: Arc<dyn Store>) {
     );
 }
 
-/// Fifty tasks recording one key at once create one event and one set of
-/// deliveries; every other task sees a duplicate of that event.
+/// Checks that fifty tasks recording one key at once create one event and one
+/// set of deliveries, and every other task gets a duplicate of that event.
 pub async fn concurrent_records_of_one_key(store: Arc<dyn Store>) {
     let event = order_event("acme", 10, &["acme-woo", "acme-erp"]);
 
@@ -545,8 +546,9 @@ pub async fn concurrent_records_of_one_key(store: Arc<dyn Store>) {
 // ---------------------------------------------------------------------------
 // Claims and leases
 
-/// A claim returns what the worker needs, marks the delivery in flight and
-/// counts the attempt; a leased delivery is not claimed again.
+/// Checks that a claim returns what the worker needs, marks the delivery in
+/// flight and counts the attempt, and that a leased delivery is not claimed
+/// again.
 pub async fn claim_marks_in_flight(store: Arc<dyn Store>) {
     let event = order_event("acme", 11, &["acme-woo"]);
     let event_id = record(&store, event.clone()).await;
@@ -575,7 +577,8 @@ pub async fn claim_marks_in_flight(store: Arc<dyn Store>) {
     );
 }
 
-/// Only deliveries due at the claim's time are claimed, at most `limit`.
+/// Checks that only deliveries due at the claim's time are claimed, at most
+/// `limit`.
 pub async fn claim_respects_due_time_and_limit(store: Arc<dyn Store>) {
     let before = now() - Duration::minutes(1);
     for order_id in 1..=3 {
@@ -600,7 +603,7 @@ pub async fn claim_respects_due_time_and_limit(store: Arc<dyn Store>) {
     assert_eq!(ids.len(), 3);
 }
 
-/// Claimers running at once never receive the same delivery.
+/// Checks that claimers running at once never receive the same delivery.
 pub async fn concurrent_claimers_never_share(store: Arc<dyn Store>) {
     for order_id in 1..=10 {
         record(
@@ -636,8 +639,8 @@ pub async fn concurrent_claimers_never_share(store: Arc<dyn Store>) {
     assert_eq!(distinct.len(), 30, "no delivery claimed twice: {all:?}");
 }
 
-/// A delivery whose lease expired is claimed again, with `reconcile` set,
-/// and the old lease can no longer record an outcome.
+/// Checks that a delivery whose lease expired is claimed again, with
+/// `reconcile` set, and the old lease can no longer record an outcome.
 pub async fn expired_lease_is_reclaimed_with_reconcile(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 12, &["acme-woo"])).await;
     let start = now() + Duration::seconds(1);
@@ -666,8 +669,8 @@ pub async fn expired_lease_is_reclaimed_with_reconcile(store: Arc<dyn Store>) {
     );
 }
 
-/// Completing with a token that does not hold the lease fails and changes
-/// nothing; a finished lease cannot complete twice.
+/// Checks that completing with a token that does not hold the lease fails and
+/// changes nothing, and that a finished lease cannot complete twice.
 pub async fn stale_lease_token_changes_nothing(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 13, &["acme-woo"])).await;
     let claimed = claim_one(&store, now() + Duration::seconds(1)).await;
@@ -704,7 +707,7 @@ pub async fn stale_lease_token_changes_nothing(store: Arc<dyn Store>) {
     );
 }
 
-/// Completing a delivery that does not exist fails.
+/// Checks that completing a delivery that does not exist fails.
 pub async fn complete_of_unknown_delivery_fails(store: Arc<dyn Store>) {
     let unknown = Lease {
         delivery_id: 987_654,
@@ -730,7 +733,8 @@ pub async fn complete_of_unknown_delivery_fails(store: Arc<dyn Store>) {
 // ---------------------------------------------------------------------------
 // Outcomes
 
-/// A success records the platform's id and note, and is never claimed again.
+/// Checks that a success records the platform's id and note, and is never
+/// claimed again.
 pub async fn success_is_final(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 14, &["acme-woo"])).await;
     let claimed = claim_one(&store, now() + Duration::seconds(1)).await;
@@ -763,7 +767,7 @@ pub async fn success_is_final(store: Arc<dyn Store>) {
     assert_eq!(store.next_due_at().await.unwrap(), None);
 }
 
-/// An adopted order is recorded as an `adopted` attempt.
+/// Checks that an adopted order is recorded as an `adopted` attempt.
 pub async fn adoption_is_recorded(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 15, &["acme-woo"])).await;
     let claimed = claim_one(&store, now() + Duration::seconds(1)).await;
@@ -784,8 +788,8 @@ pub async fn adoption_is_recorded(store: Arc<dyn Store>) {
     assert_eq!(record.remote_id.as_deref(), Some("wc-982"));
 }
 
-/// A retry makes the delivery pending until `next_attempt_at`, keeps the
-/// failure for the operator, and lists attempts oldest first.
+/// Checks that a retry makes the delivery pending until `next_attempt_at`,
+/// keeps the failure for the operator, and lists attempts oldest first.
 pub async fn retry_schedules_next_attempt(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 16, &["acme-woo"])).await;
     let start = now() + Duration::seconds(1);
@@ -801,7 +805,7 @@ pub async fn retry_schedules_next_attempt(store: Arc<dyn Store>) {
     assert_eq!(record.last_reason, Some(ReasonCode::RemoteUnavailable));
     assert_eq!(
         record.last_error.as_deref(),
-        Some("target answered HTTP 503")
+        Some("target returned HTTP 503")
     );
     assert!(claim(&store, retry_time - Duration::seconds(1), 10)
         .await
@@ -828,13 +832,14 @@ pub async fn retry_schedules_next_attempt(store: Arc<dyn Store>) {
     for attempt in &attempts {
         assert_eq!(attempt.outcome, "retry");
         assert_eq!(attempt.reason, Some(ReasonCode::RemoteUnavailable));
-        assert_eq!(attempt.message.as_deref(), Some("target answered HTTP 503"));
+        assert_eq!(attempt.message.as_deref(), Some("target returned HTTP 503"));
     }
     assert!(attempts[0].finished_at <= attempts[1].finished_at);
 }
 
-/// A retry that may have reached the platform makes every later claim
-/// reconcile first, because that earlier attempt may have created the order.
+/// Checks that a retry that may have reached the platform makes every later
+/// claim reconcile first, because that earlier attempt may have created the
+/// order.
 pub async fn maybe_created_sets_reconcile(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 17, &["acme-woo"])).await;
     let start = now() + Duration::seconds(1);
@@ -855,7 +860,7 @@ pub async fn maybe_created_sets_reconcile(store: Arc<dyn Store>) {
     assert_eq!(third.attempt, 3);
 }
 
-/// A dead delivery keeps its reason and is never claimed again.
+/// Checks that a dead delivery keeps its reason and is never claimed again.
 pub async fn dead_letter_is_never_claimed(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 18, &["acme-woo"])).await;
     let claimed = claim_one(&store, now() + Duration::seconds(1)).await;
@@ -884,9 +889,9 @@ pub async fn dead_letter_is_never_claimed(store: Arc<dyn Store>) {
 // ---------------------------------------------------------------------------
 // Replay
 
-/// Replaying an event revives its dead deliveries (keeping their history
-/// and reconcile flag), adds missing targets, and leaves succeeded and
-/// pending deliveries alone.
+/// Checks that replaying an event revives its dead deliveries (keeping their
+/// history and reconcile flag), adds missing targets, and leaves succeeded
+/// and pending deliveries alone.
 pub async fn replay_event_revives_dead_deliveries(store: Arc<dyn Store>) {
     let event_id = record(
         &store,
@@ -967,7 +972,8 @@ pub async fn replay_event_revives_dead_deliveries(store: Arc<dyn Store>) {
     );
 }
 
-/// Replaying a quarantined event accepts it and creates its deliveries.
+/// Checks that replaying a quarantined event accepts it and creates its
+/// deliveries.
 pub async fn replay_event_accepts_quarantined_event(store: Arc<dyn Store>) {
     let event_id = record(&store, quarantined(order_event("acme", 20, &[]))).await;
 
@@ -991,7 +997,7 @@ pub async fn replay_event_accepts_quarantined_event(store: Arc<dyn Store>) {
     );
 }
 
-/// Replaying an event that does not exist fails with `NotFound`.
+/// Checks that replaying an event that does not exist fails with `NotFound`.
 pub async fn replay_event_of_missing_event(store: Arc<dyn Store>) {
     let result = store.replay_event(424_242, &targets(&["acme-woo"])).await;
 
@@ -1007,7 +1013,8 @@ pub async fn replay_event_of_missing_event(store: Arc<dyn Store>) {
     );
 }
 
-/// Replaying a delivery revives a dead one and refuses any other state.
+/// Checks that replaying a delivery revives a dead one and refuses any other
+/// state.
 pub async fn replay_delivery_revives_only_dead(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 21, &["acme-woo", "acme-erp"])).await;
     let claimed = claim(&store, now() + Duration::seconds(1), 10).await;
@@ -1054,7 +1061,7 @@ pub async fn replay_delivery_revives_only_dead(store: Arc<dyn Store>) {
 // ---------------------------------------------------------------------------
 // Reads
 
-/// Deliveries are counted by status.
+/// Checks that deliveries are counted by status.
 pub async fn delivery_counts_by_status(store: Arc<dyn Store>) {
     assert_eq!(
         store.delivery_counts().await.unwrap(),
@@ -1082,8 +1089,8 @@ pub async fn delivery_counts_by_status(store: Arc<dyn Store>) {
     );
 }
 
-/// Events are listed newest first, filtered by store, status and order id,
-/// and paged with `before_id`.
+/// Checks that events are listed newest first, filtered by store, status and
+/// order id, and paged with `before_id`.
 pub async fn list_events_filters_and_pages(store: Arc<dyn Store>) {
     let mut ids = Vec::new();
     for order_id in 1..=3 {
@@ -1177,8 +1184,8 @@ pub async fn list_events_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(summaries[0].order_id, Some(4));
 }
 
-/// Deliveries are listed newest first, filtered by store, target and
-/// status, and paged with `before_id`.
+/// Checks that deliveries are listed newest first, filtered by store, target
+/// and status, and paged with `before_id`.
 pub async fn list_deliveries_filters_and_pages(store: Arc<dyn Store>) {
     record(&store, order_event("acme", 1, &["acme-woo", "acme-erp"])).await;
     record(&store, order_event("globex", 2, &["globex-shop"])).await;
@@ -1249,13 +1256,14 @@ pub async fn list_deliveries_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(paged, ids);
 }
 
-/// Reading an event that does not exist returns `None`.
+/// Checks that reading an event that does not exist returns `None`.
 pub async fn get_event_of_missing_event(store: Arc<dyn Store>) {
     assert!(store.get_event(123_456).await.unwrap().is_none());
     assert!(store.list_attempts(123_456).await.unwrap().is_empty());
 }
 
-/// `next_due_at` is the earliest pending due time or lease expiry.
+/// Checks that `next_due_at` is the earliest pending due time or lease
+/// expiry.
 pub async fn next_due_at_tracks_due_times_and_leases(store: Arc<dyn Store>) {
     assert_eq!(store.next_due_at().await.unwrap(), None);
     record(&store, order_event("acme", 23, &["acme-woo"])).await;
@@ -1288,12 +1296,13 @@ pub async fn next_due_at_tracks_due_times_and_leases(store: Arc<dyn Store>) {
     assert!(due <= now(), "the new delivery comes first, got {due}");
 }
 
-/// A working store answers `ping`.
+/// Checks that a working store succeeds at `ping`.
 pub async fn ping_succeeds(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
 
-/// Bodies come back byte for byte, including bytes that are not UTF-8.
+/// Checks that bodies come back byte for byte, including bytes that are not
+/// UTF-8.
 pub async fn bodies_round_trip_exactly(store: Arc<dyn Store>) {
     let bodies: [&[u8]; 5] = [
         &[0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28],

@@ -34,7 +34,7 @@ pub(super) fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 /// Opens the read-write connection, creating the file if needed.
 ///
 /// The writer runs in WAL mode with `synchronous=FULL`, so a commit is
-/// durable when it returns, even across a power loss; foreign keys are
+/// durable when it returns, even across a power loss. Foreign keys are
 /// enforced.
 pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
     let opening = "opening the database";
@@ -79,7 +79,7 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> rusqlite::Resu
 }
 
 /// Caps the database at `max_size_bytes`, rounded down to whole pages.
-/// SQLite answers writes past the cap with `SQLITE_FULL`, as on a full disk.
+/// SQLite fails writes past the cap with `SQLITE_FULL`, as on a full disk.
 fn limit_size(conn: &Connection, max_size_bytes: u64) -> rusqlite::Result<()> {
     let page_size: u64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
     let max_pages = (max_size_bytes / page_size.max(1)).max(1);

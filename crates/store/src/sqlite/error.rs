@@ -10,7 +10,7 @@ use crate::error::StoreError;
 /// the database file.
 ///
 /// A full disk, an I/O error, a lock held too long, a file that cannot be
-/// opened or is read-only, and every other refusal by the database are
+/// opened or is read-only, and every other error code of the database are
 /// [`StoreError::Unavailable`], because they may pass. Damaged files, broken
 /// constraints and values this version cannot read are
 /// [`StoreError::Corrupt`].

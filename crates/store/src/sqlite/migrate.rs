@@ -21,10 +21,10 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
 }];
 
-/// What a migration run did.
+/// The result of a migration run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
-    /// The versions applied by this run, in order; empty when the schema was
+    /// The versions applied by this run, in order. Empty when the schema was
     /// already current.
     pub applied: Vec<u32>,
     /// The schema version after the run.

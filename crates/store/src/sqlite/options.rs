@@ -15,8 +15,8 @@ pub struct SqliteOptions {
     /// The maximum number of write requests committed in one transaction.
     /// At least 1.
     pub max_batch: usize,
-    /// The number of write requests that may wait for the writer thread;
-    /// further callers wait for room. At least 1.
+    /// The number of write requests that may wait for the writer thread.
+    /// Further callers wait for room. At least 1.
     pub queue_capacity: usize,
     /// The maximum size of the database in bytes, rounded down to whole
     /// pages. Writes that would grow it further fail as unavailable, exactly
@@ -36,7 +36,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Why a storage location is not a usable SQLite database path.
+/// An error that makes a storage location unusable as an SQLite database path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidSqliteUrl {
     /// The location is empty, or the URL has no path.

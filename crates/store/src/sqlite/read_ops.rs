@@ -10,7 +10,8 @@ use crate::model::{
     DeliveryStatus, EventFilter, EventId, EventRecord, EventSummary,
 };
 
-/// The most rows one listing returns, whatever the filter asks.
+/// The maximum number of rows one listing returns, whatever limit the filter
+/// requests.
 pub(super) const MAX_LIST_LIMIT: usize = 1000;
 
 /// Returns the SQL condition for an event status filter, or `None` for a
@@ -28,7 +29,7 @@ fn limit_value(limit: usize) -> Value {
     Value::Integer(limit.min(MAX_LIST_LIMIT) as i64)
 }
 
-/// Lists events newest first; `status_condition` comes from
+/// Lists events newest first. `status_condition` comes from
 /// [`event_status_condition`].
 pub(super) fn list_events(
     conn: &Connection,

@@ -1,5 +1,5 @@
 //! A small pool of read-only connections, used from blocking tasks so that
-//! reads never wait for the writer or block the async runtime.
+//! reads do not queue behind the writer thread or block the async runtime.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};

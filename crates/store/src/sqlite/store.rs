@@ -20,8 +20,8 @@ use crate::store::Store;
 /// Storage in one SQLite file, for a single bridge process.
 ///
 /// A dedicated writer thread owns the only read-write connection and commits
-/// concurrent write requests together (see [`SqliteOptions::max_batch`]);
-/// reads run on a small pool of read-only connections. Dropping the store
+/// concurrent write requests together (see [`SqliteOptions::max_batch`]).
+/// Reads run on a small pool of read-only connections. Dropping the store
 /// finishes the queued writes and closes every connection.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -128,7 +128,7 @@ impl Store for SqliteStore {
             None => None,
             Some(status) => Some(read_ops::event_status_condition(status).ok_or_else(|| {
                 StoreError::InvalidState(format!(
-                    "unknown event status `{status}` in the filter: use accepted or quarantined"
+                    "invalid event status filter `{status}`: use accepted or quarantined"
                 ))
             })?),
         };

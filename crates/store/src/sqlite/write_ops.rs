@@ -42,7 +42,7 @@ const INSERT_DELIVERY: &str = "INSERT INTO deliveries \
      VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?4) \
      ON CONFLICT (event_id, target_id) DO NOTHING";
 
-/// Records an event; the unique key `(store_id, key)` decides whether it is
+/// Records an event. The unique key `(store_id, key)` decides whether it is
 /// new, so concurrent callers cannot both create it.
 ///
 /// The inserts here read `changes()` and `last_insert_rowid()` rather than
@@ -265,9 +265,9 @@ const COMPLETE_DEAD: &str = "UPDATE deliveries SET status = 'dead', \
      WHERE id = ?1 AND status = 'in_flight' AND lease_token = ?2 \
      RETURNING attempts";
 
-/// Records an attempt's outcome if `lease` still holds the delivery. A lease
-/// that expired but was not yet claimed again still counts: no other worker
-/// has started an attempt.
+/// Records an attempt's outcome if `lease` is still the delivery's current
+/// lease. A lease that expired but was not yet claimed again still counts,
+/// because no other worker has started an attempt.
 pub(super) fn complete(
     conn: &Connection,
     lease: &Lease,

@@ -3,7 +3,7 @@
 //! Callers send write requests over a channel. The thread takes the first
 //! request, then every request already queued (up to a maximum, and without
 //! waiting for more), runs them in one transaction with a savepoint each,
-//! commits once, and only then answers each caller. One fsync thus covers
+//! commits once, and only then sends each caller its result. One fsync thus covers
 //! the whole batch, and a request that fails rolls back to its savepoint
 //! without undoing the others.
 
@@ -25,7 +25,7 @@ use crate::model::{
     RecordOutcome, ReplayOutcome,
 };
 
-/// Where the writer sends a request's result once its batch is committed.
+/// The channel that carries a request's result once its batch is committed.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// A write operation waiting for the writer thread.
@@ -115,7 +115,7 @@ impl Writer {
 
     fn stopped(&self) -> StoreError {
         StoreError::Unavailable(format!(
-            "the sqlite writer thread for {} stopped before answering; restart the bridge",
+            "the sqlite writer thread for {} stopped before returning a result; restart the bridge",
             self.path.display()
         ))
     }
@@ -186,8 +186,8 @@ impl Finished {
         }
     }
 
-    /// Answers the caller. When the batch failed, a success becomes the
-    /// batch's error, because nothing it wrote was committed.
+    /// Sends the result to the caller. When the batch failed, a success
+    /// becomes the batch's error, because nothing it wrote was committed.
     fn answer(self, batch_failure: Option<&str>) {
         match self {
             Finished::Record(reply, result) => answer(reply, result, batch_failure),
@@ -203,7 +203,7 @@ fn answer<T>(reply: Reply<T>, result: Result<T, StoreError>, batch_failure: Opti
         (Ok(_), Some(message)) => Err(StoreError::Unavailable(message.to_owned())),
         (result, _) => result,
     };
-    // A caller that stopped waiting no longer needs the answer.
+    // A caller that stopped waiting no longer needs the result.
     let _ = reply.send(result);
 }
 
@@ -267,7 +267,7 @@ impl WriteRequest {
         }
     }
 
-    /// Answers the caller with `message` without running the request.
+    /// Fails the request with `message` without running it.
     fn reject(self, message: &str) {
         fn reject<T>(reply: Reply<T>, message: &str) {
             answer(
@@ -303,7 +303,7 @@ impl BatchRunner {
         }
     }
 
-    /// Runs and commits `batch`, then answers every request in it. Both
+    /// Runs and commits `batch`, then sends every request its result. Both
     /// vectors are empty afterwards and keep their capacity.
     fn run(&mut self, batch: &mut Vec<WriteRequest>, finished: &mut Vec<Finished>) {
         let failure = match self.statement("BEGIN IMMEDIATE") {
@@ -603,7 +603,7 @@ mod tests {
     }
 
     #[test]
-    fn failed_begin_answers_every_request() {
+    fn failed_begin_fails_every_request() {
         let (dir, mut runner) = runner(&SqliteOptions {
             busy_timeout: Duration::from_millis(50),
             ..SqliteOptions::default()
