@@ -30,7 +30,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             read_connections: 4,
             max_batch: 1024,
-            queue_capacity: 8192,
+            queue_capacity: 1024,
             max_size_bytes: None,
         }
     }
