@@ -102,7 +102,13 @@ impl Writer {
             .send(request(reply))
             .await
             .map_err(|_| self.stopped())?;
-        answer.await.map_err(|_| self.stopped())?
+        answer.await.map_err(|_| {
+            StoreError::Unavailable(format!(
+                "the sqlite writer for {} dropped a write request after an internal error; \
+                 see the error log and retry",
+                self.path.display()
+            ))
+        })?
     }
 
     /// Returns false once the writer thread has ended, which only a bug can
@@ -115,7 +121,7 @@ impl Writer {
 
     fn stopped(&self) -> StoreError {
         StoreError::Unavailable(format!(
-            "the sqlite writer thread for {} stopped before returning a result; restart the bridge",
+            "the sqlite writer thread for {} has stopped; restart the bridge",
             self.path.display()
         ))
     }
