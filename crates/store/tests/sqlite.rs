@@ -313,8 +313,8 @@ fn read_only_directory_fails_clearly() {
 async fn full_disk_fails_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let location = database_path(&dir);
-    // The size cap makes SQLite answer SQLITE_FULL, the same code a full
-    // disk gives.
+    // The size cap makes SQLite fail with SQLITE_FULL, the same code a
+    // full disk gives.
     let options = SqliteOptions {
         max_size_bytes: Some(512 * 1024),
         ..SqliteOptions::default()
