@@ -96,9 +96,12 @@ pub struct DispatchConfig {
     pub max_attempts: u32,
     /// Age of a delivery after which it is dead as `retries_exhausted`.
     pub max_age: Duration,
-    /// How long a worker's claim on a delivery holds; longer than every
-    /// target's request timeout.
+    /// How long a worker's claim on a delivery holds; longer than
+    /// `call_timeout` and every target's request timeout.
     pub lease: Duration,
+    /// Time allowed for one attempt's calls to a target (looking up an
+    /// existing order and creating one together).
+    pub call_timeout: Duration,
     /// Longest `Retry-After` a target may ask for.
     pub retry_after_cap: Duration,
     /// How often idle workers look for due deliveries when nothing wakes

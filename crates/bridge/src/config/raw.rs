@@ -79,6 +79,8 @@ pub(crate) struct RawDispatch {
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
     #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+    #[serde(with = "humantime_serde")]
     pub retry_after_cap: Duration,
     #[serde(with = "humantime_serde")]
     pub idle_poll: Duration,
@@ -95,6 +97,7 @@ impl Default for RawDispatch {
             max_attempts: 20,
             max_age: Duration::from_secs(72 * 3600),
             lease: Duration::from_secs(60),
+            call_timeout: Duration::from_secs(45),
             retry_after_cap: Duration::from_secs(3600),
             idle_poll: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),

@@ -84,7 +84,7 @@ fn minimal_config_gets_defaults() {
 fn durations_use_humantime() {
     let secret = secret_file("wh_sec_test");
     let text = format!(
-        "[dispatch]\ninitial_backoff = \"1m 30s\"\nmax_backoff = \"2h\"\nlease = \"90s\"\n{}",
+        "[dispatch]\ninitial_backoff = \"1m 30s\"\nmax_backoff = \"2h\"\nlease = \"90s\"\ncall_timeout = \"1m\"\n{}",
         minimal(&secret)
     );
 
@@ -145,6 +145,11 @@ fn invalid_values_name_their_key() {
             "[dispatch]\nmax_attempts = 0\n",
             "dispatch.max_attempts",
             "at least 1",
+        ),
+        (
+            "[dispatch]\nlease = \"30s\"\ncall_timeout = \"30s\"\n",
+            "dispatch.lease",
+            "call_timeout",
         ),
         (
             "[dispatch]\nlease = \"0s\"\n",

@@ -169,6 +169,7 @@ fn check_dispatch(raw: &RawDispatch, problems: &mut Vec<ConfigProblem>) -> Dispa
         ("max_backoff", raw.max_backoff),
         ("max_age", raw.max_age),
         ("lease", raw.lease),
+        ("call_timeout", raw.call_timeout),
         ("idle_poll", raw.idle_poll),
     ] {
         require(
@@ -186,6 +187,15 @@ fn check_dispatch(raw: &RawDispatch, problems: &mut Vec<ConfigProblem>) -> Dispa
             humantime::format_duration(raw.initial_backoff)
         ),
     );
+    require(
+        raw.lease > raw.call_timeout,
+        "lease",
+        format!(
+            "{} is not longer than `dispatch.call_timeout` ({}), so a running delivery could be claimed twice; raise the lease or lower the call timeout",
+            humantime::format_duration(raw.lease),
+            humantime::format_duration(raw.call_timeout)
+        ),
+    );
 
     DispatchConfig {
         workers: usize::try_from(raw.workers).unwrap_or(usize::MAX),
@@ -194,6 +204,7 @@ fn check_dispatch(raw: &RawDispatch, problems: &mut Vec<ConfigProblem>) -> Dispa
         max_attempts: u32::try_from(raw.max_attempts).unwrap_or(u32::MAX),
         max_age: raw.max_age,
         lease: raw.lease,
+        call_timeout: raw.call_timeout,
         retry_after_cap: raw.retry_after_cap,
         idle_poll: raw.idle_poll,
         shutdown_grace: raw.shutdown_grace,
