@@ -15,11 +15,12 @@ use serde::de::DeserializeOwned;
 use wamebo_core::event::ORDER_CREATED;
 use wamebo_core::{OrderSink, TargetId};
 use wamebo_file::{FileSink, FileTargetConfig};
+use wamebo_woocommerce::{WooCommerceConfig, WooCommerceSink};
 
 use crate::config::ConfigProblem;
 
 /// Every value `kind` may take.
-pub const KNOWN_KINDS: &[&str] = &["file"];
+pub const KNOWN_KINDS: &[&str] = &["file", "woocommerce"];
 
 type SinkBuilder = dyn Fn() -> anyhow::Result<Arc<dyn OrderSink>> + Send + Sync;
 
@@ -32,9 +33,10 @@ pub struct TargetSpec {
     pub kind: &'static str,
     /// The event types it receives; `["order.created"]` unless set.
     pub events: Vec<String>,
-    /// The longest a single request to the target may take, for kinds that
-    /// make requests. The dispatch lease must be longer.
-    pub request_timeout: Option<Duration>,
+    /// The longest one delivery attempt on the target may take (its lookup
+    /// and create calls together), for kinds that make requests. The
+    /// dispatch lease must be longer.
+    pub max_attempt_duration: Option<Duration>,
     /// A local file the target writes, which no other target may share.
     pub exclusive_file: Option<PathBuf>,
     build: Arc<SinkBuilder>,
@@ -60,7 +62,7 @@ impl TargetSpec {
 /// What a kind's arm returns: everything but the common keys.
 struct PreparedKind {
     kind: &'static str,
-    request_timeout: Option<Duration>,
+    max_attempt_duration: Option<Duration>,
     exclusive_file: Option<PathBuf>,
     build: Arc<SinkBuilder>,
 }
@@ -117,20 +119,25 @@ pub fn prepare_target(index: usize, table: &toml::Table) -> Result<TargetSpec, V
         }
     };
 
-    let prepared = kind.and_then(|kind| match prepare_kind(&key, &kind, &events, rest) {
-        Ok(prepared) => Some(prepared),
-        Err(kind_problems) => {
-            problems.extend(kind_problems);
-            None
-        }
-    });
+    // The kind's own keys are checked only once the id is known, because
+    // some kinds name the target in their messages.
+    let prepared = match (&id, kind) {
+        (Some(id), Some(kind)) => match prepare_kind(&key, id, &kind, &events, rest) {
+            Ok(prepared) => Some(prepared),
+            Err(kind_problems) => {
+                problems.extend(kind_problems);
+                None
+            }
+        },
+        _ => None,
+    };
 
     match (id, prepared) {
         (Some(id), Some(prepared)) if problems.is_empty() => Ok(TargetSpec {
             id,
             kind: prepared.kind,
             events,
-            request_timeout: prepared.request_timeout,
+            max_attempt_duration: prepared.max_attempt_duration,
             exclusive_file: prepared.exclusive_file,
             build: prepared.build,
         }),
@@ -141,6 +148,7 @@ pub fn prepare_target(index: usize, table: &toml::Table) -> Result<TargetSpec, V
 /// Reads the kind's own keys and returns how to build its sink.
 fn prepare_kind(
     key: &str,
+    id: &TargetId,
     kind: &str,
     events: &[String],
     rest: toml::Table,
@@ -152,12 +160,27 @@ fn prepare_kind(
             let path = config.path.clone();
             Ok(PreparedKind {
                 kind: "file",
-                request_timeout: None,
+                max_attempt_duration: None,
                 exclusive_file: Some(path),
                 build: Arc::new(move || {
                     let sink = FileSink::open(&config)?;
                     Ok(Arc::new(sink) as Arc<dyn OrderSink>)
                 }),
+            })
+        }
+        "woocommerce" => {
+            let config: WooCommerceConfig = kind_config(key, kind, rest)?;
+            only_orders(key, kind, events)?;
+            // Building the sink only validates and creates an HTTP client,
+            // so it happens here and `check-config` reports its problems.
+            let sink = WooCommerceSink::new(id.clone(), config)
+                .map_err(|error| vec![ConfigProblem::new(error.key, error.problem)])?;
+            let sink = Arc::new(sink);
+            Ok(PreparedKind {
+                kind: "woocommerce",
+                max_attempt_duration: Some(sink.max_attempt_duration()),
+                exclusive_file: None,
+                build: Arc::new(move || Ok(Arc::clone(&sink) as Arc<dyn OrderSink>)),
             })
         }
         other => Err(vec![ConfigProblem::new(

@@ -380,3 +380,58 @@ fn secret_values_never_appear_in_errors() {
 
     assert!(!error.to_string().contains("wh_sec_do_not_print"));
 }
+
+fn woocommerce_config(secret: &SecretFile, target_keys: &str) -> String {
+    format!(
+        r#"
+[[stores]]
+id = "acme"
+signing_secrets = ["{secret}"]
+targets = ["acme-woo"]
+
+[[targets]]
+id = "acme-woo"
+kind = "woocommerce"
+consumer_key = "{secret}"
+consumer_secret = "{secret}"
+{target_keys}
+"#,
+        secret = secret.reference
+    )
+}
+
+#[test]
+fn woocommerce_target_is_accepted() {
+    let secret = secret_file("wh_sec_test");
+    let text = woocommerce_config(&secret, "base_url = \"https://shop.example.com\"");
+
+    let config = Config::from_toml(&text).unwrap();
+
+    assert_eq!(config.targets[0].kind, "woocommerce");
+    assert!(config.targets[0].max_attempt_duration.is_some());
+}
+
+#[test]
+fn woocommerce_problems_name_their_key() {
+    let secret = secret_file("wh_sec_test");
+    let cases = [
+        (
+            "base_url = \"https://shop.example.com\"\nrequest_timeout = \"40s\"",
+            "targets[0].request_timeout",
+            "dispatch.lease",
+        ),
+        (
+            "base_url = \"http://shop.example.com\"",
+            "targets.acme-woo.base_url",
+            "",
+        ),
+        (
+            "base_url = \"https://shop.example.com\"\nconsumer = 1",
+            "targets[0]",
+            "unknown field `consumer`",
+        ),
+    ];
+    for (keys, key, fragment) in cases {
+        assert_problem(&woocommerce_config(&secret, keys), key, fragment);
+    }
+}

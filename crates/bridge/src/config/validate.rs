@@ -236,13 +236,13 @@ fn check_targets(
                 ),
             ));
         }
-        if let Some(timeout) = target.request_timeout {
-            if timeout >= dispatch.lease {
+        if let Some(duration) = target.max_attempt_duration {
+            if duration >= dispatch.lease {
                 problems.push(ConfigProblem::new(
                     format!("targets[{index}].request_timeout"),
                     format!(
-                        "{} is not shorter than `dispatch.lease` ({}), so a slow request could be repeated by another worker; raise `dispatch.lease` or lower the timeout",
-                        humantime::format_duration(timeout),
+                        "one attempt on this target may take up to {}, which is not shorter than `dispatch.lease` ({}), so another worker could repeat a slow attempt; raise `dispatch.lease` or lower the timeout",
+                        humantime::format_duration(duration),
                         humantime::format_duration(dispatch.lease)
                     ),
                 ));
