@@ -1,0 +1,1 @@
+//! Delivery workers of the bridge.
