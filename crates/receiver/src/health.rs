@@ -39,9 +39,7 @@ pub(crate) async fn metrics(state: web::Data<ReceiverState>) -> HttpResponse {
     }
 
     match shared.metrics.encode() {
-        Ok(text) => HttpResponse::Ok()
-            .content_type(PROMETHEUS_TEXT)
-            .body(text),
+        Ok(text) => HttpResponse::Ok().content_type(PROMETHEUS_TEXT).body(text),
         Err(error) => {
             tracing::error!(error = %error, "failed to encode metrics");
             HttpResponse::InternalServerError()

@@ -13,7 +13,10 @@ use crate::webhook;
 /// `GET /readyz` and `GET /metrics`.
 pub fn configure_public(cfg: &mut web::ServiceConfig, state: web::Data<ReceiverState>) {
     cfg.app_data(state)
-        .route("/webhooks/{store}", web::post().to(webhook::receive_webhook))
+        .route(
+            "/webhooks/{store}",
+            web::post().to(webhook::receive_webhook),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics));

@@ -132,7 +132,10 @@ async fn process_webhook(
 }
 
 fn parse_signature(request: &HttpRequest) -> Result<SignatureHeader, WebhookError> {
-    let value = request.headers().get(HEADER_NAME).map(|value| value.as_bytes());
+    let value = request
+        .headers()
+        .get(HEADER_NAME)
+        .map(|value| value.as_bytes());
     Ok(SignatureHeader::parse(value)?)
 }
 
@@ -231,11 +234,9 @@ fn wake_dispatcher(shared: &Shared, outcome: &RecordOutcome) {
 
 fn acknowledge(outcome: &RecordOutcome, status: &EventStatus) -> WebhookAck {
     match (outcome, status) {
-        (RecordOutcome::Recorded { event_id, .. }, EventStatus::Accepted) => {
-            WebhookAck::Accepted {
-                event_id: *event_id,
-            }
-        }
+        (RecordOutcome::Recorded { event_id, .. }, EventStatus::Accepted) => WebhookAck::Accepted {
+            event_id: *event_id,
+        },
         (RecordOutcome::Recorded { event_id, .. }, EventStatus::Quarantined { reason, .. }) => {
             WebhookAck::Quarantined {
                 reason: *reason,
@@ -274,9 +275,7 @@ fn report_result(
         Ok(ack) => report_ack(shared, store_label, ack),
         Err(WebhookError::InvalidSignature(error)) => {
             let reason = signature_reason(error);
-            shared
-                .metrics
-                .record_signature_failure(store_label, reason);
+            shared.metrics.record_signature_failure(store_label, reason);
             if let Some(held_back) = shared.signature_warnings.allow() {
                 tracing::warn!(
                     reason,

@@ -56,7 +56,11 @@ pub(crate) async fn list_events(
     let query = query.into_inner();
     let filter = EventFilter {
         store_id: query.store.map(parse_store).transpose()?,
-        status: query.status.as_deref().map(parse_event_status).transpose()?,
+        status: query
+            .status
+            .as_deref()
+            .map(parse_event_status)
+            .transpose()?,
         order_id: query.order_id,
         before_id: query.before,
         limit: parse_limit(query.limit)?,

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use wamebo_core::ReasonCode;
 use wamebo_store::{
-    AttemptRecord, ConflictRecord, DeliveryId, DeliveryRecord, EventId, EventRecord,
-    EventStatus, EventSummary,
+    AttemptRecord, ConflictRecord, DeliveryId, DeliveryRecord, EventId, EventRecord, EventStatus,
+    EventSummary,
 };
 
 use crate::redact::{masked_value, unmasked_value};
