@@ -12,7 +12,7 @@ use wamebo_store::{AttemptOutcome, ClaimedDelivery};
 use crate::dispatcher::Shared;
 use crate::schedule::{after_failure, RetryableFailure};
 
-/// What the sink did on success.
+/// The sink's result on success.
 enum SinkSuccess {
     Created(Delivered),
     /// An order created by an earlier attempt was found and adopted.
@@ -69,8 +69,8 @@ async fn call_sink(
 ) -> Result<SinkSuccess, DeliveryError> {
     if claimed.event_type != ORDER_CREATED {
         // NOTE: a forwarded event has no lookup of an earlier delivery, so a
-        // retry after a timeout may forward it twice; the receiving side
-        // deduplicates by the event's own id.
+        // retry after a timeout may forward it twice. The receiving side must
+        // deduplicate by the event's own id.
         return sink
             .forward_event(context, &claimed.event_type, &claimed.body)
             .await

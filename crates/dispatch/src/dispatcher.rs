@@ -14,7 +14,7 @@ use crate::metrics::DispatchMetrics;
 use crate::settings::DispatchSettings;
 use crate::worker::run_worker;
 
-/// What every worker shares.
+/// State shared by every worker.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
@@ -86,7 +86,7 @@ pub struct DispatcherHandle {
     workers: JoinSet<()>,
 }
 
-/// How the dispatcher stopped.
+/// The result of a dispatcher shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownReport {
     /// Every in-flight attempt finished and was recorded.

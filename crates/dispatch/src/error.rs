@@ -1,4 +1,4 @@
-/// Why a dispatcher could not be built.
+/// An error that prevents building a dispatcher.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchSetupError {
     /// A setting is out of range; the message names it and the fix.

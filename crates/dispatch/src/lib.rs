@@ -3,8 +3,9 @@
 //! at a computed time, or a dead letter.
 //!
 //! A delivery whose earlier attempt may have reached the platform (a lease
-//! that expired mid-call, a timeout) first asks the sink for an existing
-//! order and adopts it, so one `order_id` yields one platform order.
+//! that expired mid-call, a timeout) first looks up an existing order
+//! through the sink and adopts it, so one `order_id` yields one platform
+//! order.
 
 mod attempt;
 mod dispatcher;

@@ -13,7 +13,7 @@ pub struct DispatchSettings {
     /// Delay before the second attempt; doubled for each later one, with
     /// jitter.
     pub initial_backoff: Duration,
-    /// Longest delay between two attempts.
+    /// Maximum delay between two attempts.
     pub max_backoff: Duration,
     /// Attempts before a delivery is dead as `retries_exhausted`.
     pub max_attempts: u32,
@@ -23,14 +23,14 @@ pub struct DispatchSettings {
     /// How long a claim holds; must exceed `call_timeout`, so a delivery is
     /// never claimed twice while a sink call is still running.
     pub lease: Duration,
-    /// Longest wait a target's `Retry-After` can impose.
+    /// Maximum wait that a target's `Retry-After` can impose.
     pub retry_after_cap: Duration,
-    /// Longest sleep of an idle worker. Workers also wake when the receiver
+    /// Maximum sleep of an idle worker. Workers also wake when the receiver
     /// or a replay creates deliveries, and when the next one falls due.
     pub idle_poll: Duration,
-    /// Time allowed for one attempt's sink calls (the lookup of an existing
-    /// order and the create together); past it the attempt is retried as
-    /// one that may have created the order.
+    /// Time allowed for one attempt's sink calls, the lookup of an existing
+    /// order and the create together. An attempt that runs longer is retried
+    /// as one that may have created the order.
     pub call_timeout: Duration,
 }
 

@@ -1,6 +1,6 @@
-//! One worker's loop: claim a due delivery, attempt it, record the outcome;
-//! when nothing is due, sleep until woken, until the next delivery falls
-//! due, or at most `idle_poll`.
+//! One worker's loop: claim a due delivery, attempt it, record the outcome.
+//! When nothing is due, the worker sleeps until woken, until the next
+//! delivery falls due, or at most `idle_poll`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use crate::dispatcher::Shared;
 const MIN_IDLE_SLEEP: Duration = Duration::from_millis(10);
 /// First pause after a storage failure; doubled per failure in a row.
 const FIRST_STORAGE_PAUSE: Duration = Duration::from_millis(500);
-/// Longest pause after storage failures in a row.
+/// Maximum pause after storage failures in a row.
 const MAX_STORAGE_PAUSE: Duration = Duration::from_secs(30);
 /// Pauses between tries to record an outcome when storage fails. After the
 /// last, the outcome is dropped: the lease expires and the next claim looks

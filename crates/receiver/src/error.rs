@@ -1,5 +1,5 @@
-//! Every way the webhook route can refuse a request, and the one place where
-//! each becomes an HTTP answer.
+//! Every way the webhook route can reject a request, and the one place where
+//! each becomes an HTTP response.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -7,12 +7,12 @@ use serde_json::json;
 use wamebo_signature::SignatureError;
 use wamebo_store::StoreError;
 
-/// Seconds a sender is asked to wait after a 503; Wamebo applies its own
-/// backoff whatever this says.
+/// Seconds a sender should wait after a 503. Wamebo applies its own backoff
+/// whatever this header contains.
 const STORAGE_RETRY_AFTER_SECONDS: u32 = 30;
 
-/// Why a webhook request was refused. None of the variants carries the
-/// body or the signature.
+/// An error that rejects a webhook request. None of the variants carries
+/// the body or the signature.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     /// The path names no configured store.
@@ -49,7 +49,7 @@ impl WebhookError {
     }
 }
 
-/// Returns the stable code of a signature failure, as sent in 403 answers
+/// Returns the stable code of a signature failure, as sent in 403 responses
 /// and used as a metrics label.
 pub(crate) fn signature_reason(error: &SignatureError) -> &'static str {
     match error {

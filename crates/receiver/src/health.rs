@@ -14,12 +14,12 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 while storage answers, 503 otherwise.
+/// `GET /readyz`: 200 while storage responds, 503 otherwise.
 pub(crate) async fn readyz(state: web::Data<ReceiverState>) -> HttpResponse {
     match state.shared.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(error) => {
-            tracing::warn!(error = %error, "readiness check failed: storage does not answer");
+            tracing::warn!(error = %error, "readiness check failed: storage is unavailable");
             HttpResponse::ServiceUnavailable().json(json!({ "status": "storage_unavailable" }))
         }
     }

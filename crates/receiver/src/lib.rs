@@ -1,7 +1,7 @@
-//! The bridge's HTTP side, built on actix-web 4: `POST /webhooks/{store}`
-//! verifies, classifies and records each webhook before answering; health,
-//! readiness and Prometheus metrics sit beside it; a separate admin listener
-//! lists events and deliveries and replays them.
+//! The bridge's HTTP side, built on actix-web 4. `POST /webhooks/{store}`
+//! verifies, classifies and records each webhook before it responds. Health,
+//! readiness and Prometheus metrics sit beside it, and a separate admin
+//! listener lists events and deliveries and replays them.
 
 mod admin;
 mod error;

@@ -6,12 +6,12 @@ use prometheus::{
 };
 use wamebo_store::DeliveryCounts;
 
-/// The `store` label of requests whose store is not configured. A leading
-/// `_` is not allowed in a store id, so it cannot collide with a real store,
-/// and the requested id never becomes a label value.
+/// The `store` label of requests whose store is not configured.
+/// `StoreId::new` rejects a leading `_`, so this label cannot collide with a
+/// real store, and the requested id never becomes a label value.
 pub(crate) const UNKNOWN_STORE_LABEL: &str = "_unknown";
 
-/// Bucket bounds of the webhook duration histogram, in seconds: the answer
+/// Bucket bounds of the webhook duration histogram, in seconds: a response
 /// normally takes milliseconds, and Wamebo gives up after 3 s.
 const DURATION_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0,

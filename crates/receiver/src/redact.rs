@@ -9,7 +9,7 @@ use serde_json::Value;
 use wamebo_core::event::strip_bom;
 use wamebo_core::phone::mask_phone;
 
-/// What replaces a masked value.
+/// The text that replaces a masked value.
 pub const MASK: &str = "<redacted>";
 
 /// Field names whose values are replaced by [`MASK`] wherever they appear.

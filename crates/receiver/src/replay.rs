@@ -8,7 +8,7 @@ use wamebo_store::{EventId, EventRecord, EventStatus, ReplayOutcome, Store, Stor
 
 use crate::settings::StoreSettings;
 
-/// Why an event could not be replayed.
+/// An error that prevents an event replay.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// No event has this id.
@@ -32,7 +32,7 @@ pub enum ReplayError {
         event_id: EventId,
         /// Why, as a stable code.
         reason: ReasonCode,
-        /// Which field broke which rule; no personal data.
+        /// The field at fault and the rule it broke, without personal data.
         detail: String,
     },
     /// The event has no dead delivery and no routed target without one.

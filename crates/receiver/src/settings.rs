@@ -33,9 +33,10 @@ pub struct StoreSettings {
     /// Every secret that may sign this store's webhooks; several during a
     /// rotation.
     pub secrets: Vec<ConfigSecret>,
-    /// How this store's events are validated, including their maximum age.
+    /// The validation policy of this store's events, including their maximum
+    /// age.
     pub policy: ClassifyPolicy,
-    /// Where this store's events go.
+    /// The targets of this store's events.
     pub targets: Vec<TargetRoute>,
 }
 
@@ -54,7 +55,7 @@ impl StoreSettings {
 /// Limits of the webhook route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiverSettings {
-    /// Largest accepted webhook body, in bytes; a larger one gets 413.
+    /// Maximum webhook body size in bytes. A larger body gets 413.
     pub max_body_bytes: usize,
 }
 

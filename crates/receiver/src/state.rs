@@ -17,7 +17,7 @@ use crate::settings::{ReceiverSettings, StoreSettings};
 /// only counted in `wamebo_signature_failures_total`.
 const SIGNATURE_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Why the receiver could not be built from its settings.
+/// An error that prevents building the receiver from its settings.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiverSetupError {
     /// Two stores share one id.

@@ -21,7 +21,7 @@ use crate::metrics::UNKNOWN_STORE_LABEL;
 use crate::settings::StoreSettings;
 use crate::state::{ReceiverState, Shared};
 
-/// The 200 answer to an authentic webhook.
+/// The 200 response to an authentic webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum WebhookAck {
@@ -285,7 +285,7 @@ fn report_result(
             }
         }
         Err(WebhookError::Storage(error)) => {
-            tracing::error!(error = %error, "webhook not recorded: storage failed, answered 503");
+            tracing::error!(error = %error, "webhook not recorded: storage failed, responded 503");
         }
         Err(error @ (WebhookError::PayloadTooLarge { .. } | WebhookError::ReadBody(_))) => {
             tracing::warn!(error = %error, "webhook rejected");

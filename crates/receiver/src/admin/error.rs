@@ -1,4 +1,4 @@
-//! Admin API errors and their JSON answers.
+//! Admin API errors and their JSON responses.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -8,7 +8,7 @@ use wamebo_store::{EventId, StoreError};
 
 use crate::replay::ReplayError;
 
-/// Why an admin request failed.
+/// An error of an admin request.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The bearer token is missing or wrong.
@@ -101,7 +101,7 @@ impl ResponseError for AdminError {
     fn error_response(&self) -> HttpResponse {
         let mut body = json!({ "error": self.code() });
         if self.is_storage_failure() {
-            // A 5xx says nothing of its cause to the client; the log has it.
+            // A 5xx body hides the cause from the client, so the log records it.
             tracing::error!(error = %self, "admin request failed: storage unavailable");
         } else {
             body["message"] = Value::String(self.to_string());

@@ -207,7 +207,7 @@ pub(crate) async fn replay_delivery(
     })))
 }
 
-/// Answers any admin path that matches no route.
+/// Returns 404 for any admin path that matches no route.
 pub(crate) async fn unknown_route() -> Result<HttpResponse, AdminError> {
     Err(AdminError::UnknownRoute)
 }

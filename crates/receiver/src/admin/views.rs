@@ -1,4 +1,4 @@
-//! JSON shapes of the admin API's answers.
+//! JSON shapes of the admin API's responses.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -171,7 +171,7 @@ impl From<AttemptRecord> for AttemptView {
     }
 }
 
-/// What an event replay did.
+/// The result of an event replay.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReplayView {
     pub(crate) event_id: EventId,
