@@ -29,6 +29,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs the service until SIGTERM or Ctrl-C.
+    Serve,
     /// Checks the configuration and its secrets, lists every problem, and
     /// exits non-zero if there is one.
     CheckConfig,
@@ -37,6 +39,76 @@ pub enum Command {
     /// Posts a signed sample event to a running bridge and prints the
     /// HTTP status and response.
     SendTestEvent(SendTestEventArgs),
+    /// Lists or shows recorded events, read from the store directly.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Gives a dead or quarantined event fresh deliveries; a quarantined
+    /// event is validated again first.
+    Replay(ReplayArgs),
+    /// Applies pending database migrations (`serve` also does at start).
+    Migrate,
+}
+
+/// The subcommands of `events`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Lists events, newest first.
+    List(EventsListArgs),
+    /// Shows one event with its body, deliveries and attempts.
+    Show(EventsShowArgs),
+}
+
+/// Event states `events list` can filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventStatusArg {
+    /// Valid events, which got deliveries.
+    Accepted,
+    /// Authentic but invalid events, waiting for a replay.
+    Quarantined,
+}
+
+/// Arguments of `events list`.
+#[derive(Debug, Args)]
+pub struct EventsListArgs {
+    /// Only events of this store.
+    #[arg(long, value_name = "ID")]
+    pub store: Option<String>,
+
+    /// Only events in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<EventStatusArg>,
+
+    /// Only events of this Wamebo order id.
+    #[arg(long, value_name = "N")]
+    pub order_id: Option<u64>,
+
+    /// Only events with an id below this, for the next page.
+    #[arg(long, value_name = "EVENT_ID")]
+    pub before: Option<i64>,
+
+    /// The maximum number of events to print (at most 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+}
+
+/// Arguments of `events show`.
+#[derive(Debug, Args)]
+pub struct EventsShowArgs {
+    /// The event's id, from `events list`.
+    #[arg(value_name = "EVENT_ID")]
+    pub id: i64,
+
+    /// Prints customer names, phone numbers and message text unmasked.
+    #[arg(long)]
+    pub show_personal_data: bool,
+}
+
+/// Arguments of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The event's id, from `events list`.
+    #[arg(value_name = "EVENT_ID")]
+    pub event_id: i64,
 }
 
 /// Arguments of `sign`.

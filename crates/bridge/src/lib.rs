@@ -1,13 +1,16 @@
 //! The wamebo-bridge service: configuration, the delivery targets it builds,
 //! and the commands of the `wamebo-bridge` binary.
 
+pub mod application;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod sample;
 pub mod targets;
 pub mod telemetry;
+pub mod wiring;
 
+pub use application::Application;
 pub use config::{Config, ConfigError, ConfigProblem};
 
 #[cfg(test)]

@@ -14,13 +14,15 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use wamebo_core::event::ORDER_CREATED;
 use wamebo_core::{OrderSink, TargetId};
+use wamebo_erp::{ErpConfig, ErpSink};
 use wamebo_file::{FileSink, FileTargetConfig};
+use wamebo_shopify::{ShopifyConfig, ShopifySink};
 use wamebo_woocommerce::{WooCommerceConfig, WooCommerceSink};
 
 use crate::config::ConfigProblem;
 
 /// Every value `kind` may take.
-pub const KNOWN_KINDS: &[&str] = &["file", "woocommerce"];
+pub const KNOWN_KINDS: &[&str] = &["file", "woocommerce", "shopify", "erp"];
 
 type SinkBuilder = dyn Fn() -> anyhow::Result<Arc<dyn OrderSink>> + Send + Sync;
 
@@ -178,6 +180,41 @@ fn prepare_kind(
             let sink = Arc::new(sink);
             Ok(PreparedKind {
                 kind: "woocommerce",
+                max_attempt_duration: Some(sink.max_attempt_duration()),
+                exclusive_file: None,
+                build: Arc::new(move || Ok(Arc::clone(&sink) as Arc<dyn OrderSink>)),
+            })
+        }
+        "shopify" => {
+            let config: ShopifyConfig = kind_config(key, kind, rest)?;
+            only_orders(key, kind, events)?;
+            let sink = ShopifySink::new(id.clone(), config).map_err(|error| {
+                vec![ConfigProblem::new(
+                    format!("targets.{}.{}", error.target, error.key),
+                    error.problem,
+                )]
+            })?;
+            let sink = Arc::new(sink);
+            Ok(PreparedKind {
+                kind: "shopify",
+                max_attempt_duration: Some(sink.max_attempt_duration()),
+                exclusive_file: None,
+                build: Arc::new(move || Ok(Arc::clone(&sink) as Arc<dyn OrderSink>)),
+            })
+        }
+        "erp" => {
+            // An ERP target forwards any event type unchanged, so `events`
+            // is not limited here.
+            let config: ErpConfig = kind_config(key, kind, rest)?;
+            let sink = ErpSink::new(id.clone(), config).map_err(|error| {
+                vec![ConfigProblem::new(
+                    error.key,
+                    format!("{}; {}", error.problem, error.fix),
+                )]
+            })?;
+            let sink = Arc::new(sink);
+            Ok(PreparedKind {
+                kind: "erp",
                 max_attempt_duration: Some(sink.max_attempt_duration()),
                 exclusive_file: None,
                 build: Arc::new(move || Ok(Arc::clone(&sink) as Arc<dyn OrderSink>)),

@@ -96,8 +96,10 @@ impl Default for RawDispatch {
             max_backoff: Duration::from_secs(3600),
             max_attempts: 20,
             max_age: Duration::from_secs(72 * 3600),
-            lease: Duration::from_secs(60),
-            call_timeout: Duration::from_secs(45),
+            // The platform adapters' default attempt takes up to 60 s (two
+            // requests of 30 s), and the lease must outlast it.
+            lease: Duration::from_secs(120),
+            call_timeout: Duration::from_secs(90),
             retry_after_cap: Duration::from_secs(3600),
             idle_poll: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),

@@ -416,7 +416,7 @@ fn woocommerce_problems_name_their_key() {
     let secret = secret_file("wh_sec_test");
     let cases = [
         (
-            "base_url = \"https://shop.example.com\"\nrequest_timeout = \"40s\"",
+            "base_url = \"https://shop.example.com\"\nrequest_timeout = \"61s\"",
             "targets[0].request_timeout",
             "dispatch.lease",
         ),
@@ -433,5 +433,84 @@ fn woocommerce_problems_name_their_key() {
     ];
     for (keys, key, fragment) in cases {
         assert_problem(&woocommerce_config(&secret, keys), key, fragment);
+    }
+}
+
+fn target_config(secret: &SecretFile, kind_keys: &str) -> String {
+    format!(
+        r#"
+[[stores]]
+id = "acme"
+signing_secrets = ["{secret}"]
+targets = ["acme-target"]
+
+[[targets]]
+id = "acme-target"
+{kind_keys}
+"#,
+        secret = secret.reference
+    )
+}
+
+#[test]
+fn every_known_kind_is_accepted() {
+    let secret = secret_file("wh_sec_test");
+    let reference = &secret.reference;
+    let cases = [
+        ("file", "kind = \"file\"\npath = \"data/orders.jsonl\"".to_owned()),
+        (
+            "woocommerce",
+            format!("kind = \"woocommerce\"\nbase_url = \"https://shop.example.com\"\nconsumer_key = \"{reference}\"\nconsumer_secret = \"{reference}\""),
+        ),
+        (
+            "shopify",
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\naccess_token = \"{reference}\""),
+        ),
+        (
+            "erp",
+            "kind = \"erp\"\nurl = \"https://erp.example.com/api/orders\"\nevents = [\"order.created\", \"message.received\"]".to_owned(),
+        ),
+    ];
+    for (kind, keys) in cases {
+        let config = Config::from_toml(&target_config(&secret, &keys))
+            .unwrap_or_else(|error| panic!("{kind}: {error}"));
+        assert_eq!(config.targets[0].kind, kind);
+        assert!(crate::targets::KNOWN_KINDS.contains(&kind), "{kind}");
+    }
+}
+
+#[test]
+fn platform_targets_reject_invalid_keys() {
+    let secret = secret_file("wh_sec_test");
+    let reference = &secret.reference;
+    let cases = [
+        (
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\naccess_token = \"{reference}\"\nevents = [\"message.received\"]"),
+            "targets[0].events",
+            "only receives orders",
+        ),
+        (
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\naccess_token = \"{reference}\"\nrequest_timeout = \"61s\""),
+            "targets[0].request_timeout",
+            "dispatch.lease",
+        ),
+        (
+            "kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"".to_owned(),
+            "targets[0]",
+            "access_token",
+        ),
+        (
+            "kind = \"erp\"\nurl = \"https://erp.example.com\"\nretries = 3".to_owned(),
+            "targets[0]",
+            "unknown field `retries`",
+        ),
+        (
+            "kind = \"erp\"\nurl = \"http://erp.example.com/api/orders\"".to_owned(),
+            "targets.acme-target.url",
+            "",
+        ),
+    ];
+    for (keys, key, fragment) in cases {
+        assert_problem(&target_config(&secret, &keys), key, fragment);
     }
 }
