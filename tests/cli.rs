@@ -136,12 +136,12 @@ async fn operator_commands_work_against_a_running_bridge() {
 
     let order_event = response_json(&order)["event_id"].to_string();
     let masked = run(&path, &["events", "show", &order_event]);
-    let shown = stdout(&masked);
+    let details = stdout(&masked);
     assert!(masked.status.success(), "{}", stderr(&masked));
-    assert!(shown.contains("order:4242"), "{shown}");
-    assert!(shown.contains("succeeded"), "{shown}");
-    assert!(!shown.contains("Michael Smith"), "{shown}");
-    assert!(!shown.contains("15551234567"), "{shown}");
+    assert!(details.contains("order:4242"), "{details}");
+    assert!(details.contains("succeeded"), "{details}");
+    assert!(!details.contains("Michael Smith"), "{details}");
+    assert!(!details.contains("15551234567"), "{details}");
 
     let unmasked = run(
         &path,

@@ -122,9 +122,9 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     wamebo_signature::sign_header(secret.as_bytes(), body)
 }
 
-/// Polls `check` until it returns true, and panics naming `what` once
+/// Polls `check` until it returns true, and panics naming `condition` once
 /// `timeout` has passed.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+pub async fn wait_until<F, Fut>(condition: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -136,7 +136,7 @@ where
         }
         assert!(
             Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
+            "timed out after {timeout:?} waiting for {condition}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

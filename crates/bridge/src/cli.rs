@@ -8,7 +8,7 @@ use crate::config::DEFAULT_CONFIG_PATH;
 use crate::telemetry::LogFormat;
 
 /// Receives Wamebo's signed webhooks, records them durably and delivers
-/// every order exactly once to the configured shops.
+/// each order to the configured targets.
 #[derive(Debug, Parser)]
 #[command(name = "wamebo-bridge", version)]
 pub struct Cli {
@@ -17,11 +17,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value = DEFAULT_CONFIG_PATH, value_name = "PATH")]
     pub config: PathBuf,
 
-    /// How log lines are written to standard error.
+    /// The format of log lines on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// What to do.
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }

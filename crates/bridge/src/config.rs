@@ -32,7 +32,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// The admin listener, when configured.
     pub admin: Option<AdminConfig>,
-    /// Where events and deliveries are stored.
+    /// The storage backend of events and deliveries.
     pub storage: StorageConfig,
     /// Delivery workers and their retry schedule.
     pub dispatch: DispatchConfig,
@@ -90,7 +90,7 @@ pub struct DispatchConfig {
     pub workers: usize,
     /// Delay before the second attempt; doubled per attempt, with jitter.
     pub initial_backoff: Duration,
-    /// Longest delay between two attempts.
+    /// Maximum delay between two attempts.
     pub max_backoff: Duration,
     /// Attempts before a delivery is dead as `retries_exhausted`.
     pub max_attempts: u32,
@@ -120,7 +120,7 @@ pub struct StoreConfig {
     pub signing_secrets: Vec<ConfigSecret>,
     /// The targets its events go to.
     pub targets: Vec<TargetId>,
-    /// What to do with an order whose lines do not add up to its total.
+    /// The policy for an order whose lines do not add up to its total.
     pub on_total_mismatch: TotalMismatchPolicy,
 }
 

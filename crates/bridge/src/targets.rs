@@ -1,7 +1,7 @@
 //! Delivery targets: one `[[targets]]` table becomes a [`TargetSpec`], and a
 //! spec builds its sink.
 //!
-//! Every table has the common keys `id`, `kind` and `events`; the other keys
+//! Every table has the common keys `id`, `kind` and `events`. The other keys
 //! belong to the kind and are read into that kind's own config struct, which
 //! rejects keys it does not know. Adding a kind means adding one arm to
 //! [`prepare_kind`] and its name to [`KNOWN_KINDS`].
@@ -35,8 +35,8 @@ pub struct TargetSpec {
     pub kind: &'static str,
     /// The event types it receives; `["order.created"]` unless set.
     pub events: Vec<String>,
-    /// The longest one delivery attempt on the target may take (its lookup
-    /// and create calls together), for kinds that make requests. The
+    /// The maximum duration of one delivery attempt on the target (its
+    /// lookup and create calls together), for kinds that make requests. The
     /// dispatch lease must be longer.
     pub max_attempt_duration: Option<Duration>,
     /// A local file the target writes, which no other target may share.
@@ -61,7 +61,7 @@ impl TargetSpec {
     }
 }
 
-/// What a kind's arm returns: everything but the common keys.
+/// The part of a target that depends on its kind, returned by its arm.
 struct PreparedKind {
     kind: &'static str,
     max_attempt_duration: Option<Duration>,

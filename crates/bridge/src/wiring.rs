@@ -19,14 +19,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.storage.url {
         StorageUrl::Sqlite { path } => {
             let location = path.to_string_lossy().into_owned();
-            let shown = path.display().to_string();
+            let display_path = path.display().to_string();
             let store = tokio::task::spawn_blocking(move || {
                 SqliteStore::open(&location, SqliteOptions::default())
             })
             .await
             .context("the task opening the database stopped")?
             .with_context(|| {
-                format!("cannot open the SQLite database `{shown}` (`storage.url`); check that its folder is writable and no other program holds it")
+                format!("cannot open the SQLite database `{display_path}` (`storage.url`); check that its folder is writable and no other program holds it")
             })?;
             Ok(Arc::new(store))
         }
@@ -39,13 +39,13 @@ pub async fn migrate_store(config: &Config) -> anyhow::Result<(Vec<u32>, u32)> {
     match &config.storage.url {
         StorageUrl::Sqlite { path } => {
             let location = path.to_string_lossy().into_owned();
-            let shown = path.display().to_string();
+            let display_path = path.display().to_string();
             let report = tokio::task::spawn_blocking(move || {
                 SqliteStore::migrate(&location, &SqliteOptions::default())
             })
             .await
             .context("the task migrating the database stopped")?
-            .with_context(|| format!("cannot migrate the SQLite database `{shown}`"))?;
+            .with_context(|| format!("cannot migrate the SQLite database `{display_path}`"))?;
             Ok((report.applied, report.version))
         }
     }

@@ -65,7 +65,7 @@ fn summary_line(event: &EventSummary) -> String {
         "{:>8}  {:<20}  {:<12}  {:<18}  {:<24}  {status}{conflicts}",
         event.id,
         event.received_at.format("%Y-%m-%d %H:%M:%S"),
-        event.store_id,
+        event.store_id.as_str(),
         event.event_type,
         event.key,
     )

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub struct ConfigProblem {
     /// The key at fault, such as `stores[0].signing_secrets`.
     pub key: String,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub message: String,
 }
 
