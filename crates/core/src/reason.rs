@@ -50,11 +50,13 @@ pub enum ReasonCode {
     InvalidResponse,
     /// The target is not configured for this kind of event.
     UnsupportedEvent,
+    /// The delivery's target is no longer in the configuration.
+    TargetNotConfigured,
 }
 
 impl ReasonCode {
     /// Every code, in documentation order.
-    pub const ALL: [ReasonCode; 19] = [
+    pub const ALL: [ReasonCode; 20] = [
         ReasonCode::InvalidJson,
         ReasonCode::InvalidPayload,
         ReasonCode::AmountPrecision,
@@ -74,6 +76,7 @@ impl ReasonCode {
         ReasonCode::RemoteThrottled,
         ReasonCode::InvalidResponse,
         ReasonCode::UnsupportedEvent,
+        ReasonCode::TargetNotConfigured,
     ];
 
     /// Returns the snake_case code as it appears on the wire.
@@ -98,6 +101,7 @@ impl ReasonCode {
             ReasonCode::RemoteThrottled => "remote_throttled",
             ReasonCode::InvalidResponse => "invalid_response",
             ReasonCode::UnsupportedEvent => "unsupported_event",
+            ReasonCode::TargetNotConfigured => "target_not_configured",
         }
     }
 }

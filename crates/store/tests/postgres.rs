@@ -18,6 +18,7 @@ use sqlx::Connection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wamebo_core::{ReasonCode, StoreId, TargetId};
+use wamebo_store::conformance::TestStore;
 use wamebo_store::{
     postgres, AttemptOutcome, ClaimRequest, EventFilter, EventStatus, Lease, NewEvent, PgOptions,
     PgStore, RecordOutcome, Store, StoreError,
@@ -78,9 +79,24 @@ impl TestSchema {
     }
 
     async fn open(&self) -> PgStore {
-        PgStore::connect(&self.url(), self.options())
+        self.open_with(self.options()).await
+    }
+
+    async fn open_with(&self, options: PgOptions) -> PgStore {
+        PgStore::connect(&self.url(), options)
             .await
             .expect("connect to the test PostgreSQL server")
+    }
+
+    /// Returns options for tests that queue hundreds of operations on a
+    /// small pool, where the default 2-second acquire timeout would turn a
+    /// slow, shared test machine into `Unavailable` errors.
+    fn patient_options(&self) -> PgOptions {
+        PgOptions {
+            acquire_timeout: Duration::from_secs(30),
+            operation_timeout: Duration::from_secs(60),
+            ..self.options()
+        }
     }
 }
 
@@ -118,6 +134,23 @@ impl Drop for TestSchema {
             );
         }
     }
+}
+
+/// Opens a store on a fresh schema for one conformance case, or returns
+/// `None` (and prints why) when no server is configured.
+async fn open_conformance_store() -> Option<TestStore> {
+    // The test harness names each test's thread after the test, and the
+    // case's future runs on that thread.
+    let thread = std::thread::current();
+    let case = thread.name().unwrap_or("conformance case");
+    let url = server_url(case)?;
+    let schema = TestSchema::new(&url);
+    let store = schema.open().await;
+    Some(TestStore::with_guard(Arc::new(store), schema))
+}
+
+mod conformance {
+    wamebo_store::store_conformance_tests!(super::open_conformance_store());
 }
 
 fn store_id() -> StoreId {
@@ -165,7 +198,10 @@ async fn replicas_record_each_key_once() {
         return;
     };
     let schema = TestSchema::new(&url);
-    let (first, second) = tokio::join!(schema.open(), schema.open());
+    let (first, second) = tokio::join!(
+        schema.open_with(schema.patient_options()),
+        schema.open_with(schema.patient_options())
+    );
     let replicas = [Arc::new(first), Arc::new(second)];
 
     let mut tasks = Vec::new();
@@ -215,7 +251,10 @@ async fn replicas_never_claim_one_delivery_twice() {
         return;
     };
     let schema = TestSchema::new(&url);
-    let (first, second) = tokio::join!(schema.open(), schema.open());
+    let (first, second) = tokio::join!(
+        schema.open_with(schema.patient_options()),
+        schema.open_with(schema.patient_options())
+    );
     let replicas = [Arc::new(first), Arc::new(second)];
     for order_id in 1..=100u64 {
         let body = format!("order {order_id}");

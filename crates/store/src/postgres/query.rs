@@ -115,38 +115,20 @@ pub(crate) async fn list_deliveries(
     rows.iter().map(rows::delivery).collect()
 }
 
-/// Returns the attempts, oldest first, or `NotFound` for an unknown delivery.
+/// Returns the attempts, oldest first; none for an unknown delivery.
 pub(crate) async fn list_attempts(
     pool: &PgPool,
     delivery_id: DeliveryId,
 ) -> Result<Vec<AttemptRecord>, StoreError> {
-    const ACTION: &str = "list attempts";
     let rows = sqlx::query(
-        "SELECT d.id AS known, a.delivery_id, a.attempt, a.finished_at, a.outcome, a.reason, \
-             a.message, a.remote_id \
-         FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id \
-         WHERE d.id = $1 \
-         ORDER BY a.attempt",
+        "SELECT delivery_id, attempt, finished_at, outcome, reason, message, remote_id \
+         FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
     )
     .bind(delivery_id)
     .fetch_all(pool)
     .await
-    .map_err(|e| map_error(ACTION, e))?;
-    if rows.is_empty() {
-        return Err(StoreError::NotFound {
-            what: "delivery",
-            id: delivery_id,
-        });
-    }
-    let mut attempts = Vec::with_capacity(rows.len());
-    for row in &rows {
-        // The left join yields one row of NULLs for a delivery without attempts.
-        let attempt: Option<i32> = column(row, "attempt")?;
-        if attempt.is_some() {
-            attempts.push(rows::attempt(row)?);
-        }
-    }
-    Ok(attempts)
+    .map_err(|e| map_error("list attempts", e))?;
+    rows.iter().map(rows::attempt).collect()
 }
 
 pub(crate) async fn delivery_counts(pool: &PgPool) -> Result<DeliveryCounts, StoreError> {

@@ -123,21 +123,20 @@ async fn resolve_existing(
     connection: &mut PgConnection,
     event: &NewEvent,
 ) -> Result<RecordOutcome, StoreError> {
-    let existing = sqlx::query(
-        "SELECT id, body_sha256 FROM events WHERE store_id = $1 AND key = $2",
-    )
-    .bind(event.store_id.as_str())
-    .bind(&event.key)
-    .fetch_optional(&mut *connection)
-    .await
-    .map_err(|e| map_error(ACTION, e))?
-    .ok_or_else(|| {
-        // The insert found the key taken, and events are never deleted.
-        StoreError::Corrupt(format!(
+    let existing =
+        sqlx::query("SELECT id, body_sha256 FROM events WHERE store_id = $1 AND key = $2")
+            .bind(event.store_id.as_str())
+            .bind(&event.key)
+            .fetch_optional(&mut *connection)
+            .await
+            .map_err(|e| map_error(ACTION, e))?
+            .ok_or_else(|| {
+                // The insert found the key taken, and events are never deleted.
+                StoreError::Corrupt(format!(
             "event key `{}` of store `{}` exists in the unique index but no event row was found",
             event.key, event.store_id
         ))
-    })?;
+            })?;
     let event_id: EventId = existing.try_get("id").map_err(|e| map_error(ACTION, e))?;
     let sha256: Vec<u8> = existing
         .try_get("body_sha256")
