@@ -13,6 +13,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use wamebo_core::{ConfigSecret, StoreId, TargetId, TotalMismatchPolicy};
+use wamebo_store::PgOptions;
 
 pub use problem::{ConfigError, ConfigProblem};
 
@@ -81,7 +82,48 @@ pub enum StorageUrl {
         /// The database file.
         path: PathBuf,
     },
+    /// `postgres://user@host:port/database`, shared by every replica.
+    Postgres {
+        /// The connection URL, which may contain a password.
+        url: DatabaseUrl,
+        /// Pool size, timeouts and schema from the `[storage]` table.
+        options: PgOptions,
+    },
 }
+
+/// A PostgreSQL URL, read from the file or, when it carries a password,
+/// from `env:NAME` or `file:/path`. `Debug` prints only where it came from.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrl(pub ConfigSecret);
+
+impl DatabaseUrl {
+    /// Returns the URL. Call it only where the connection is opened.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// Returns the URL's host, port and database, without user or password,
+    /// for messages.
+    pub fn describe(&self) -> String {
+        match url::Url::parse(self.expose()) {
+            Ok(url) => format!(
+                "{}:{}{}",
+                url.host_str().unwrap_or("localhost"),
+                url.port().unwrap_or(5432),
+                url.path()
+            ),
+            Err(_) => format!("the URL from {}", self.0.source()),
+        }
+    }
+}
+
+impl PartialEq for DatabaseUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for DatabaseUrl {}
 
 /// The `[dispatch]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,13 @@ use anyhow::Context;
 use wamebo_core::{ClassifyPolicy, OrderSink, StoreId, TargetId};
 use wamebo_dispatch::DispatchSettings;
 use wamebo_receiver::{StoreSettings, TargetRoute};
-use wamebo_store::{SqliteOptions, SqliteStore, Store};
+use wamebo_store::{postgres, PgStore, SqliteOptions, SqliteStore, Store};
 
 use crate::config::{Config, StorageUrl, StoreConfig};
 
-/// Opens the configured storage, creating its folder and applying pending
-/// migrations. Runs on a blocking thread, because opening reads the disk.
+/// Opens the configured storage and applies pending migrations. SQLite
+/// opens on a blocking thread, because opening reads the disk; PostgreSQL
+/// connects its pool and takes the migration lock.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.storage.url {
         StorageUrl::Sqlite { path } => {
@@ -28,6 +29,17 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| {
                 format!("cannot open the SQLite database `{display_path}` (`storage.url`); check that its folder is writable and no other program holds it")
             })?;
+            Ok(Arc::new(store))
+        }
+        StorageUrl::Postgres { url, options } => {
+            let store = PgStore::connect(url.expose(), options.clone())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the PostgreSQL store at {} (`storage.url`); check that the server is up and the user may create tables",
+                        url.describe()
+                    )
+                })?;
             Ok(Arc::new(store))
         }
     }
@@ -46,6 +58,17 @@ pub async fn migrate_store(config: &Config) -> anyhow::Result<(Vec<u32>, u32)> {
             .await
             .context("the task migrating the database stopped")?
             .with_context(|| format!("cannot migrate the SQLite database `{display_path}`"))?;
+            Ok((report.applied, report.version))
+        }
+        StorageUrl::Postgres { url, options } => {
+            let report = postgres::migrate(url.expose(), options)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot migrate the PostgreSQL database at {}",
+                        url.describe()
+                    )
+                })?;
             Ok((report.applied, report.version))
         }
     }

@@ -457,13 +457,13 @@ async fn replicas_starting_together_migrate_once() {
     )
     .await;
 
-    let applied: Vec<usize> = runs
-        .into_iter()
-        .map(|run| run.expect("migrate").len())
-        .collect();
-    assert_eq!(applied.iter().sum::<usize>(), 1, "{applied:?}");
+    let reports: Vec<_> = runs.into_iter().map(|run| run.expect("migrate")).collect();
+    let applied: Vec<u32> = reports.iter().flat_map(|r| r.applied.clone()).collect();
+    assert_eq!(applied, vec![1], "{reports:?}");
+    assert!(reports.iter().all(|r| r.version == 1), "{reports:?}");
     let again = postgres::migrate(&schema.url(), &options).await.unwrap();
-    assert!(again.is_empty(), "{again:?}");
+    assert!(again.applied.is_empty(), "{again:?}");
+    assert_eq!(again.version, 1);
 }
 
 #[tokio::test]

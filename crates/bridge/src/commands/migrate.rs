@@ -7,8 +7,21 @@ use crate::wiring;
 /// applies them too; this command lets an operator migrate ahead of a
 /// deployment.
 pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let StorageUrl::Sqlite { path } = &config.storage.url;
-    eprintln!("migrating SQLite database `{}`…", path.display());
+    match &config.storage.url {
+        StorageUrl::Sqlite { path } => {
+            eprintln!("migrating SQLite database `{}`…", path.display());
+        }
+        StorageUrl::Postgres { url, options } => {
+            let schema = options
+                .schema
+                .as_deref()
+                .unwrap_or("the default search_path");
+            eprintln!(
+                "migrating PostgreSQL database at {} (schema: {schema})…",
+                url.describe()
+            );
+        }
+    }
     let (applied, version) = wiring::migrate_store(config).await?;
     if applied.is_empty() {
         println!("schema is current at version {version}; nothing applied");

@@ -51,17 +51,52 @@ pub(crate) struct RawAdmin {
     pub token: String,
 }
 
+/// The `[storage]` table. The pool keys apply to PostgreSQL only; left
+/// out, they take [`wamebo_store::PgOptions`]'s defaults.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawStorage {
     pub url: String,
+    pub schema: Option<String>,
+    pub max_connections: Option<u32>,
+    #[serde(with = "humantime_serde::option")]
+    pub acquire_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde::option")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde::option")]
+    pub statement_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde::option")]
+    pub operation_timeout: Option<Duration>,
 }
 
 impl Default for RawStorage {
     fn default() -> Self {
         RawStorage {
             url: "sqlite://data/bridge.db".to_owned(),
+            schema: None,
+            max_connections: None,
+            acquire_timeout: None,
+            connect_timeout: None,
+            statement_timeout: None,
+            operation_timeout: None,
         }
+    }
+}
+
+impl RawStorage {
+    /// Returns the names of the PostgreSQL-only keys that are set.
+    pub fn postgres_keys_set(&self) -> Vec<&'static str> {
+        [
+            ("schema", self.schema.is_some()),
+            ("max_connections", self.max_connections.is_some()),
+            ("acquire_timeout", self.acquire_timeout.is_some()),
+            ("connect_timeout", self.connect_timeout.is_some()),
+            ("statement_timeout", self.statement_timeout.is_some()),
+            ("operation_timeout", self.operation_timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 }
 

@@ -96,6 +96,51 @@ fn durations_use_humantime() {
 }
 
 #[test]
+fn postgres_storage_reads_pool_settings() {
+    let secret = secret_file("wh_sec_test");
+    let text = format!(
+        "[storage]\nurl = \"postgres://bridge@db.internal:6432/bridge\"\nschema = \"wamebo\"\nmax_connections = 20\nacquire_timeout = \"1500ms\"\nstatement_timeout = \"3s\"\n{}",
+        minimal(&secret)
+    );
+
+    let config = Config::from_toml(&text).unwrap();
+
+    let StorageUrl::Postgres { url, options } = &config.storage.url else {
+        panic!("expected PostgreSQL storage, got {:?}", config.storage.url);
+    };
+    assert_eq!(url.expose(), "postgres://bridge@db.internal:6432/bridge");
+    assert_eq!(url.describe(), "db.internal:6432/bridge");
+    assert_eq!(options.schema.as_deref(), Some("wamebo"));
+    assert_eq!(options.max_connections, 20);
+    assert_eq!(options.acquire_timeout, Duration::from_millis(1500));
+    assert_eq!(options.statement_timeout, Duration::from_secs(3));
+    assert_eq!(
+        options.connect_timeout,
+        PgOptions::default().connect_timeout
+    );
+}
+
+#[test]
+fn postgres_url_with_password_comes_from_a_file() {
+    let secret = secret_file("wh_sec_test");
+    let database = secret_file("postgres://bridge:hunter2@db.internal/bridge\n");
+    let text = format!(
+        "[storage]\nurl = \"{}\"\n{}",
+        database.reference,
+        minimal(&secret)
+    );
+
+    let config = Config::from_toml(&text).unwrap();
+
+    let StorageUrl::Postgres { url, .. } = &config.storage.url else {
+        panic!("expected PostgreSQL storage");
+    };
+    assert_eq!(url.expose(), "postgres://bridge:hunter2@db.internal/bridge");
+    assert!(!format!("{:?}", config.storage).contains("hunter2"));
+    assert!(!url.describe().contains("hunter2"));
+}
+
+#[test]
 fn invalid_values_name_their_key() {
     let secret = secret_file("wh_sec_test");
     let base = minimal(&secret);
@@ -122,9 +167,39 @@ fn invalid_values_name_their_key() {
         ),
         ("[server]\nport = 80\n", "server.port", "unknown key"),
         (
-            "[storage]\nurl = \"postgres://bridge@localhost/bridge\"\n",
+            "[storage]\nurl = \"postgres://bridge:hunter2@localhost/bridge\"\n",
             "storage.url",
-            "not supported in this build yet",
+            "contains a password",
+        ),
+        (
+            "[storage]\nurl = \"postgres://bridge@localhost/bridge?password=hunter2\"\n",
+            "storage.url",
+            "contains a password",
+        ),
+        (
+            "[storage]\nurl = \"env:WAMEBO_TEST_UNSET_DATABASE_URL\"\n",
+            "storage.url",
+            "is not set",
+        ),
+        (
+            "[storage]\nurl = \"postgres://bridge@localhost/bridge\"\nmax_connections = 0\n",
+            "storage",
+            "storage.max_connections",
+        ),
+        (
+            "[storage]\nurl = \"postgres://bridge@localhost/bridge\"\nacquire_timeout = \"0s\"\n",
+            "storage",
+            "storage.acquire_timeout",
+        ),
+        (
+            "[storage]\nurl = \"postgres://bridge@localhost/bridge\"\nschema = \"Bad-Name\"\n",
+            "storage",
+            "storage.schema",
+        ),
+        (
+            "[storage]\nurl = \"sqlite://data/bridge.db\"\nmax_connections = 4\n",
+            "storage.max_connections",
+            "only to PostgreSQL",
         ),
         (
             "[storage]\nurl = \"mysql://localhost/db\"\n",

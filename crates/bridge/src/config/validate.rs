@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use wamebo_core::{ConfigSecret, StoreId, TargetId};
+use wamebo_store::PgOptions;
 
-use super::raw::{RawAdmin, RawConfig, RawDispatch, RawServer, RawStore};
+use super::raw::{RawAdmin, RawConfig, RawDispatch, RawServer, RawStorage, RawStore};
 use super::{
-    AdminConfig, Config, ConfigProblem, DispatchConfig, ServerConfig, StorageConfig, StorageUrl,
-    StoreConfig,
+    AdminConfig, Config, ConfigProblem, DatabaseUrl, DispatchConfig, ServerConfig, StorageConfig,
+    StorageUrl, StoreConfig,
 };
 use crate::targets::{prepare_target, TargetSpec};
 
@@ -31,7 +32,7 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, Vec<ConfigProblem>> {
         .admin
         .as_ref()
         .and_then(|admin| check_admin(admin, server.as_ref(), &mut problems));
-    let storage = check_storage(&raw.storage.url, &mut problems);
+    let storage = check_storage(&raw.storage, &mut problems);
     let dispatch = check_dispatch(&raw.dispatch, &mut problems);
     let targets = check_targets(&raw.targets, &dispatch, &mut problems);
     let stores = check_stores(&raw.stores, &raw.targets, &targets, &mut problems);
@@ -120,9 +121,15 @@ fn check_admin(
     })
 }
 
-fn check_storage(url: &str, problems: &mut Vec<ConfigProblem>) -> Option<StorageConfig> {
-    let url = url.trim();
+fn check_storage(raw: &RawStorage, problems: &mut Vec<ConfigProblem>) -> Option<StorageConfig> {
+    let url = raw.url.trim();
     if let Some(path) = url.strip_prefix("sqlite://") {
+        for key in raw.postgres_keys_set() {
+            problems.push(ConfigProblem::new(
+                format!("storage.{key}"),
+                "this key applies only to PostgreSQL storage; remove it or use a postgres:// URL",
+            ));
+        }
         if path.is_empty() {
             problems.push(ConfigProblem::new(
                 "storage.url",
@@ -136,13 +143,74 @@ fn check_storage(url: &str, problems: &mut Vec<ConfigProblem>) -> Option<Storage
             },
         });
     }
-    let message = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        "PostgreSQL is not supported in this build yet; use an SQLite URL such as \"sqlite://data/bridge.db\"".to_owned()
-    } else {
-        format!("`{url}` is not a storage URL; use \"sqlite://PATH\", such as \"sqlite://data/bridge.db\"")
-    };
-    problems.push(ConfigProblem::new("storage.url", message));
+    if url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("env:")
+        || url.starts_with("file:")
+    {
+        return check_postgres(url, raw, problems);
+    }
+    problems.push(ConfigProblem::new(
+        "storage.url",
+        format!("`{url}` is not a storage URL; use \"sqlite://PATH\", such as \"sqlite://data/bridge.db\", or \"postgres://USER@HOST:PORT/DATABASE\""),
+    ));
     None
+}
+
+/// Reads a PostgreSQL URL, written in the file or, when it carries a
+/// password, referenced as `env:NAME` or `file:/path`, and the pool keys.
+fn check_postgres(
+    url: &str,
+    raw: &RawStorage,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<StorageConfig> {
+    let secret = if url.starts_with("env:") || url.starts_with("file:") {
+        match ConfigSecret::resolve(url) {
+            Ok(secret) => secret,
+            Err(error) => {
+                problems.push(ConfigProblem::new("storage.url", error.to_string()));
+                return None;
+            }
+        }
+    } else {
+        if url_has_password(url) {
+            problems.push(ConfigProblem::new(
+                "storage.url",
+                "the PostgreSQL URL contains a password; move the whole URL into an environment variable or a file and write url = \"env:NAME\" or \"file:/path\"",
+            ));
+            return None;
+        }
+        ConfigSecret::from_value("storage.url", url)
+    };
+
+    let defaults = PgOptions::default();
+    let options = PgOptions {
+        max_connections: raw.max_connections.unwrap_or(defaults.max_connections),
+        acquire_timeout: raw.acquire_timeout.unwrap_or(defaults.acquire_timeout),
+        connect_timeout: raw.connect_timeout.unwrap_or(defaults.connect_timeout),
+        statement_timeout: raw.statement_timeout.unwrap_or(defaults.statement_timeout),
+        operation_timeout: raw.operation_timeout.unwrap_or(defaults.operation_timeout),
+        schema: raw.schema.clone(),
+    };
+    if let Err(error) = options.validate_with_url(secret.expose()) {
+        // The store's message names the key at fault, and never the URL.
+        problems.push(ConfigProblem::new("storage", error.to_string()));
+        return None;
+    }
+    Some(StorageConfig {
+        url: StorageUrl::Postgres {
+            url: DatabaseUrl(secret),
+            options,
+        },
+    })
+}
+
+/// Reports whether a `postgres://` URL has a password in its user part or
+/// in a `password` query parameter.
+fn url_has_password(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|url| {
+        url.password().is_some() || url.query_pairs().any(|(key, _)| key == "password")
+    })
 }
 
 fn check_dispatch(raw: &RawDispatch, problems: &mut Vec<ConfigProblem>) -> DispatchConfig {

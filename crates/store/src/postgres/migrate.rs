@@ -30,23 +30,24 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// schemas do not wait for each other.
 const MIGRATION_LOCK_CLASS: i32 = 0x5741_4d42; // "WAMB"
 
-/// A migration applied by [`migrate`].
+/// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedMigration {
-    /// Its version number.
-    pub version: i32,
-    /// Its name.
-    pub name: &'static str,
+pub struct MigrationReport {
+    /// The versions applied by this run, in order. Empty when the schema was
+    /// already current.
+    pub applied: Vec<u32>,
+    /// The schema version after the run.
+    pub version: u32,
 }
 
-/// Applies the embedded migrations that the database lacks and returns
-/// them, oldest first (empty when the schema is current).
+/// Applies the embedded migrations that the database lacks and reports
+/// which ones it applied.
 ///
 /// Creates `options.schema` first if it is set and missing. Several
 /// processes may call this at once, as replicas starting together do: a
 /// session-level `pg_advisory_lock` lets one apply the migrations while the
 /// others wait and then find nothing left to do.
-pub async fn migrate(url: &str, options: &PgOptions) -> Result<Vec<AppliedMigration>, StoreError> {
+pub async fn migrate(url: &str, options: &PgOptions) -> Result<MigrationReport, StoreError> {
     let connect_options = options.connect_options(url)?;
     migrate_with(&connect_options, options).await
 }
@@ -54,7 +55,7 @@ pub async fn migrate(url: &str, options: &PgOptions) -> Result<Vec<AppliedMigrat
 pub(crate) async fn migrate_with(
     connect_options: &PgConnectOptions,
     options: &PgOptions,
-) -> Result<Vec<AppliedMigration>, StoreError> {
+) -> Result<MigrationReport, StoreError> {
     // A dedicated connection, because the advisory lock belongs to the
     // session: a pooled connection could go back to the pool still holding it.
     let mut connection = connect(connect_options, options.connect_timeout).await?;
@@ -120,7 +121,7 @@ async fn connect(options: &PgConnectOptions, limit: Duration) -> Result<PgConnec
 async fn apply_pending(
     connection: &mut PgConnection,
     schema: Option<&str>,
-) -> Result<Vec<AppliedMigration>, StoreError> {
+) -> Result<MigrationReport, StoreError> {
     if let Some(schema) = schema {
         // The name was validated as a plain lower-case identifier, so it
         // needs no quoting.
@@ -169,12 +170,18 @@ async fn apply_pending(
             name = migration.name,
             "applied PostgreSQL migration"
         );
-        newly_applied.push(AppliedMigration {
-            version: migration.version,
-            name: migration.name,
-        });
+        newly_applied.push(migration.version);
+        applied_versions.push(migration.version);
     }
-    Ok(newly_applied)
+    Ok(MigrationReport {
+        applied: newly_applied.into_iter().map(version_number).collect(),
+        version: applied_versions.into_iter().max().map_or(0, version_number),
+    })
+}
+
+/// Converts a stored version, positive by construction, to the report's type.
+fn version_number(version: i32) -> u32 {
+    u32::try_from(version).unwrap_or(0)
 }
 
 /// Rejects a database migrated by a newer binary, or one whose recorded

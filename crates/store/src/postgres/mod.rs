@@ -12,5 +12,5 @@ mod replay;
 mod rows;
 
 pub use backend::PgStore;
-pub use migrate::{migrate, AppliedMigration};
+pub use migrate::{migrate, MigrationReport};
 pub use options::PgOptions;

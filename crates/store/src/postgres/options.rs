@@ -46,6 +46,12 @@ impl Default for PgOptions {
 }
 
 impl PgOptions {
+    /// Checks these settings and the form of `url` without connecting, for a
+    /// configuration check. The error names the setting at fault.
+    pub fn validate_with_url(&self, url: &str) -> Result<(), StoreError> {
+        self.connect_options(url).map(|_| ())
+    }
+
     /// Checks the settings and builds the connection options for `url`.
     pub(crate) fn connect_options(&self, url: &str) -> Result<PgConnectOptions, StoreError> {
         self.validate()?;
