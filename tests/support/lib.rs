@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 use wamebo_bridge::{Application, Config};
 use wamebo_store::{DeliveryCounts, EventFilter, EventSummary, Store};
 
+pub mod postgres;
+
 /// The signing secret of the test store `demo`.
 pub const SECRET: &str = "wh_sec_end_to_end_test_secret";
 
