@@ -417,3 +417,49 @@ async fn readiness(client: &reqwest::Client, address: &str) -> Option<u16> {
     let response = client.get(format!("{address}/readyz")).send().await.ok()?;
     Some(response.status().as_u16())
 }
+
+#[test]
+fn migrate_command_applies_postgres_schema_once() {
+    let Some(server) = server_url("migrate_command_applies_postgres_schema_once") else {
+        return;
+    };
+    let schema = TestSchema::new(&server);
+    let dir = TempDir::new().unwrap();
+    // The ERP is never called: migrate only opens the storage.
+    let config = write_config(
+        dir.path(),
+        &schema.url(),
+        &schema.name,
+        "http://127.0.0.1:9",
+    );
+    let migrate = || {
+        std::process::Command::new(wamebo_e2e::bridge_binary())
+            .arg("--config")
+            .arg(&config)
+            .arg("migrate")
+            .output()
+            .expect("the bridge binary runs")
+    };
+
+    let first = migrate();
+    let second = migrate();
+
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("applied migrations [1]"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(
+        text(&first.stderr).contains(&format!("schema: {}", schema.name)),
+        "{}",
+        text(&first.stderr)
+    );
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains("nothing applied"),
+        "{}",
+        text(&second.stdout)
+    );
+}
