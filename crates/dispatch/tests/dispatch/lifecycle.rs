@@ -10,8 +10,11 @@ use crate::support::{fast_settings, Harness, Reply};
 #[tokio::test]
 async fn wake_starts_fresh_delivery_at_once() {
     let harness = Harness::new();
+    // A long lease keeps an in-flight claim from waking a worker soon.
     let settings = DispatchSettings {
         idle_poll: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+        call_timeout: Duration::from_secs(30),
         ..fast_settings()
     };
     let dispatcher = harness.dispatcher(settings);
@@ -27,6 +30,8 @@ async fn wake_starts_fresh_delivery_at_once() {
             d.status == DeliveryStatus::Succeeded
         })
         .await;
+    // Let the workers go back to sleep before recording without a wake-up.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let unannounced = harness.record_order(5543).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let waiting = harness.delivery_of(unannounced).await;
