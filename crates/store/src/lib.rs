@@ -5,10 +5,14 @@
 //! keys that every backend enforces: one event per `(store_id, key)` and one
 //! delivery per `(event_id, target_id)`.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod model;
+pub mod sqlite;
 mod store;
 
 pub use error::StoreError;
 pub use model::*;
+pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;

@@ -1,0 +1,161 @@
+//! The `wamebo-bridge` binary's commands that need no running service.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bridge() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wamebo-bridge"))
+}
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("stdin accepts the body");
+    child.wait_with_output().expect("the binary exits")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn sign_matches_github_vector() {
+    let mut command = bridge();
+    command
+        .args(["sign", "--secret-env", "WAMEBO_CLI_TEST_SECRET"])
+        .env("WAMEBO_CLI_TEST_SECRET", "It's a Secret to Everybody");
+
+    let output = run_with_stdin(command, b"Hello, World!");
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "X-Webhook-Signature: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n"
+    );
+}
+
+#[test]
+fn sign_covers_trailing_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "It's a Secret to Everybody\n").unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, "Hello, World!\n").unwrap();
+
+    let output = bridge()
+        .arg("sign")
+        .arg(&body)
+        .arg("--secret-file")
+        .arg(&secret)
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with("X-Webhook-Signature: sha256="),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+        "the newline must change the signature"
+    );
+}
+
+#[test]
+fn sign_without_secret_fails() {
+    let cases: [&[&str]; 2] = [
+        &["sign"],
+        &["sign", "--secret-env", "WAMEBO_CLI_TEST_UNSET_VARIABLE"],
+    ];
+    for args in cases {
+        let output = run_with_stdin(
+            {
+                let mut command = bridge();
+                command.args(args);
+                command
+            },
+            b"{}",
+        );
+
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(output.stdout.is_empty(), "{args:?} printed a signature");
+    }
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let output = bridge()
+        .current_dir(repository_root())
+        .arg("check-config")
+        .env("WAMEBO_SIGNING_SECRET", "wh_sec_demo")
+        .output()
+        .unwrap();
+
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.contains("is valid"), "{stdout}");
+    assert!(stdout.contains("POST /webhooks/demo"), "{stdout}");
+}
+
+#[test]
+fn shipped_config_needs_its_secret() {
+    let output = bridge()
+        .current_dir(repository_root())
+        .arg("check-config")
+        .env_remove("WAMEBO_SIGNING_SECRET")
+        .output()
+        .unwrap();
+
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("stores[0].signing_secrets[0]"), "{stderr}");
+    assert!(stderr.contains("WAMEBO_SIGNING_SECRET"), "{stderr}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let output = bridge()
+        .current_dir(repository_root())
+        .arg("check-config")
+        .env("WAMEBO_SIGNING_SECRET", "wh_sec_demo")
+        .env("WAMEBO_BRIDGE__SERVER__LISTEN", "127.0.0.1:18080")
+        .env("WAMEBO_BRIDGE__DISPATCH__WORKERS", "0")
+        .output()
+        .unwrap();
+
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("`dispatch.workers`"), "{stderr}");
+}
+
+#[test]
+fn missing_config_names_the_fix() {
+    let output = bridge()
+        .args([
+            "--config",
+            "/nonexistent/wamebo/bridge.toml",
+            "check-config",
+        ])
+        .output()
+        .unwrap();
+
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("not found"), "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+}
