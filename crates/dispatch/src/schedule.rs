@@ -82,6 +82,9 @@ pub(crate) fn after_failure(
     }
 }
 
+// NOTE: `AttemptOutcome::Dead` has no `maybe_created` flag, so when the last
+// attempt timed out after sending, a later replay creates the order without
+// looking for it first unless an earlier attempt had already set reconcile.
 fn exhausted(summary: String, last: RetryableFailure) -> AttemptOutcome {
     AttemptOutcome::Dead {
         reason: ReasonCode::RetriesExhausted,
