@@ -55,6 +55,10 @@ CREATE TABLE deliveries (
     note             TEXT,
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL,
+    -- Set by a replay: the attempts made before it and when it happened, so
+    -- the attempt and age limits count afresh from there.
+    attempts_before_replay INTEGER NOT NULL DEFAULT 0 CHECK (attempts_before_replay >= 0),
+    replayed_at      TIMESTAMPTZ,
     CONSTRAINT deliveries_event_target_unique UNIQUE (event_id, target_id),
     CONSTRAINT deliveries_pending_due CHECK (status <> 'pending' OR next_attempt_at IS NOT NULL),
     CONSTRAINT deliveries_in_flight_lease CHECK (

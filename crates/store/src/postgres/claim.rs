@@ -50,7 +50,8 @@ pub(crate) async fn claim_due(
          FROM due, events e \
          WHERE d.id = due.id AND e.id = d.event_id \
          RETURNING d.id, d.lease_token, d.event_id, d.store_id, d.target_id, d.attempts, \
-             d.reconcile, d.created_at, e.event_type, e.body, e.received_at",
+             d.reconcile, d.created_at, d.attempts_before_replay, d.replayed_at, \
+             e.event_type, e.body, e.received_at",
     )
     .bind(request.now)
     .bind(limit)
@@ -75,6 +76,8 @@ pub(crate) async fn claim_due(
                 attempt: count(row, "attempts")?,
                 reconcile: column(row, "reconcile")?,
                 created_at: column(row, "created_at")?,
+                attempts_before_replay: count(row, "attempts_before_replay")?,
+                replayed_at: column(row, "replayed_at")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

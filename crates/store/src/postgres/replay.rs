@@ -10,6 +10,14 @@ use super::rows::column;
 use crate::error::StoreError;
 use crate::model::*;
 
+/// The assignments that revive a dead delivery, due at `$2`, with a fresh
+/// attempt and age budget. Its last attempt may have reached the platform
+/// even though it ended dead (a timeout on the final attempt), so a delivery
+/// that was attempted before looks for an existing order first.
+const REVIVE: &str = "status = 'pending', next_attempt_at = $2, updated_at = $2, \
+     replayed_at = $2, attempts_before_replay = attempts, \
+     reconcile = reconcile OR attempts > 0";
+
 /// Accepts the event, revives its dead deliveries and creates the missing
 /// ones, all due now, in one transaction that locks the event row so
 /// concurrent replays of one event run one after the other.
@@ -40,11 +48,9 @@ pub(crate) async fn replay_event(
     .map_err(|e| map_error(ACTION, e))?;
 
     let now = Utc::now();
-    let revived = sqlx::query_scalar(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2 \
-         WHERE event_id = $1 AND status = 'dead' \
-         RETURNING id",
-    )
+    let revived = sqlx::query_scalar(&format!(
+        "UPDATE deliveries SET {REVIVE} WHERE event_id = $1 AND status = 'dead' RETURNING id"
+    ))
     .bind(id)
     .bind(now)
     .fetch_all(&mut *transaction)
@@ -111,15 +117,12 @@ pub(crate) async fn replay_delivery(
     }
 
     let now = Utc::now();
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *transaction)
-    .await
-    .map_err(|e| map_error(ACTION, e))?;
+    sqlx::query(&format!("UPDATE deliveries SET {REVIVE} WHERE id = $1"))
+        .bind(id)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|e| map_error(ACTION, e))?;
     announce(&mut transaction, instance)
         .await
         .map_err(|e| map_error(ACTION, e))?;
