@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use sqlx::Connection;
 use tempfile::TempDir;
 use wamebo_e2e::postgres::{server_url, Proxy, TestSchema};
 use wamebo_e2e::{sample_order, sign, wait_until, BridgeProcess, SECRET};
@@ -295,28 +296,60 @@ async fn killed_replica_loses_and_doubles_nothing() {
             (0..copies_of(order_id)).map(move |copy| (order_id, copy, body.clone()))
         })
         .collect();
-    stream::iter(requests)
-        .for_each_concurrent(CONCURRENT_REQUESTS, |(order_id, copy, body)| {
+    let first_pid = first.lock().unwrap().as_ref().unwrap().child.id();
+    let sending = stream::iter(requests).for_each_concurrent(
+        CONCURRENT_REQUESTS,
+        |(order_id, copy, body)| {
             let address = &addresses[copy % 2];
-            let (client, acknowledged, first, survivor_failures) =
-                (&client, &acknowledged, &first, &survivor_failures);
+            let (client, acknowledged, survivor_failures) =
+                (&client, &acknowledged, &survivor_failures);
             async move {
                 let outcome = post_order(client, address, &body).await;
                 if matches!(outcome, Some((200, _))) {
-                    // Kills the first replica once about half the requests
-                    // were acknowledged.
-                    if acknowledged.fetch_add(1, Ordering::SeqCst) == 220 {
-                        if let Some(process) = first.lock().unwrap().take() {
-                            process.kill();
-                        }
-                    }
+                    acknowledged.fetch_add(1, Ordering::SeqCst);
                 } else if copy % 2 == 1 {
-                    // Only the first replica may fail: it was killed.
+                    // Only the first replica may fail: it gets killed.
                     survivor_failures.lock().unwrap().push((order_id, outcome));
                 }
             }
-        })
-        .await;
+        },
+    );
+    // Kills the first replica once half the requests were acknowledged and
+    // it has just claimed a delivery, so that at least one dies with it.
+    let acknowledged = &acknowledged;
+    let killing = async {
+        let mut database = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+        let leases = format!(
+            "SELECT id FROM {}.deliveries \
+             WHERE status = 'in_flight' AND lease_owner LIKE $1 AND lease_expires_at > $2",
+            schema.name
+        );
+        let owner = format!("pid{first_pid}-%");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first replica held no lease within 30s"
+            );
+            if acknowledged.load(Ordering::SeqCst) >= 200 {
+                // Claimed within the last 50 ms of a 3 s lease: the ERP's
+                // 200 ms delay keeps that delivery unfinished at the kill.
+                let fresh = chrono::Utc::now() + chrono::Duration::milliseconds(2950);
+                let held: Vec<i64> = sqlx::query_scalar(&leases)
+                    .bind(&owner)
+                    .bind(fresh)
+                    .fetch_all(&mut database)
+                    .await
+                    .unwrap();
+                if !held.is_empty() {
+                    first.lock().unwrap().take().unwrap().kill();
+                    break held;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let ((), held_at_kill) = tokio::join!(sending, killing);
 
     assert!(
         first.lock().unwrap().is_none(),
@@ -350,9 +383,13 @@ async fn killed_replica_loses_and_doubles_nothing() {
         .await
         .unwrap();
     let taken_over = deliveries.iter().filter(|d| d.attempts > 1).count();
+    let held: Vec<_> = deliveries
+        .iter()
+        .filter(|d| held_at_kill.contains(&d.id))
+        .collect();
     assert!(
         taken_over > 0,
-        "no delivery of the killed replica was taken over"
+        "no delivery of the killed replica was taken over; held at the kill: {held:?}"
     );
     assert_eq!(orders.created_more_than_once(), Vec::<u64>::new());
     assert_eq!(orders.distinct(), ORDERS as usize);
