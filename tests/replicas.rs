@@ -263,7 +263,7 @@ async fn two_replicas_create_each_order_once() {
         },
     )
     .await;
-    // Late duplicates would arrive within a lease or two.
+    // Gives a duplicate create that is already under way time to arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(orders.created_more_than_once(), Vec::<u64>::new());
     assert_eq!(orders.distinct(), ORDERS as usize);
@@ -398,8 +398,8 @@ async fn killed_replica_loses_and_doubles_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_answers_503_then_recovers() {
-    let Some(server) = server_url("database_outage_answers_503_then_recovers") else {
+async fn database_outage_gives_503_then_recovers() {
+    let Some(server) = server_url("database_outage_gives_503_then_recovers") else {
         return;
     };
     let schema = TestSchema::new(&server);
