@@ -189,6 +189,11 @@ impl TestConfig {
         self.dir.path().join("orders.jsonl")
     }
 
+    /// Returns the SQLite database's path.
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("bridge.db")
+    }
+
     /// Writes `value` to the file `name` in the folder and returns the
     /// `file:` reference a configuration reads it through.
     pub fn secret_file(&self, name: &str, value: &str) -> String {
@@ -234,7 +239,7 @@ path = "{orders}"
 "#,
             max_body_bytes = self.max_body_bytes,
             workers = self.workers,
-            db = dir.join("bridge.db").display(),
+            db = self.database_path().display(),
             secret = secret_path.display(),
             orders = self.orders_path().display(),
             store_targets = toml_string_list(&self.store_targets),
