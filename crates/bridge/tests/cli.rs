@@ -97,6 +97,117 @@ fn sign_without_secret_fails() {
     }
 }
 
+/// The Standard Webhooks specification's test vector.
+const VECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const VECTOR_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const VECTOR_TIMESTAMP: &str = "1614265330";
+const VECTOR_BODY: &[u8] = br#"{"test": 2432232314}"#;
+
+fn sign_command(secret: &str, args: &[&str]) -> Command {
+    let mut command = bridge();
+    command
+        .args(["sign", "--secret-env", "WAMEBO_CLI_TEST_SECRET"])
+        .args(args)
+        .env("WAMEBO_CLI_TEST_SECRET", secret);
+    command
+}
+
+#[test]
+fn sign_standard_webhooks_matches_vector() {
+    let command = sign_command(
+        VECTOR_SECRET,
+        &[
+            "--scheme",
+            "standard-webhooks",
+            "--id",
+            VECTOR_ID,
+            "--timestamp",
+            VECTOR_TIMESTAMP,
+        ],
+    );
+
+    let output = run_with_stdin(command, VECTOR_BODY);
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\n\
+         webhook-timestamp: 1614265330\n\
+         webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=\n"
+    );
+}
+
+#[test]
+fn sign_standard_webhooks_generates_id_and_timestamp() {
+    let command = sign_command(VECTOR_SECRET, &["--scheme", "standard-webhooks"]);
+
+    let output = run_with_stdin(command, VECTOR_BODY);
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let headers: Vec<(&str, &str)> = stdout
+        .lines()
+        .map(|line| line.split_once(": ").expect("each line is `name: value`"))
+        .collect();
+    let names: Vec<&str> = headers.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    );
+    let id = headers[0].1;
+    assert!(id.starts_with("msg_"), "{id}");
+    assert_eq!(id.len(), 4 + 32, "{id}");
+    let timestamp: i64 = headers[1].1.parse().expect("the timestamp is an integer");
+    let key = wamebo_signature::standard_webhooks::SigningKey::parse(VECTOR_SECRET).unwrap();
+    assert_eq!(
+        headers[2].1,
+        key.sign(id, timestamp, VECTOR_BODY).unwrap(),
+        "the signature covers the printed id and timestamp"
+    );
+}
+
+#[test]
+fn sign_rejects_invalid_scheme_input() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "id without standard-webhooks",
+            VECTOR_SECRET,
+            &["--id", VECTOR_ID],
+        ),
+        (
+            "timestamp without standard-webhooks",
+            VECTOR_SECRET,
+            &["--timestamp", VECTOR_TIMESTAMP],
+        ),
+        (
+            "secret without whsec_ base64",
+            "wh_sec_not_base64!",
+            &["--scheme", "standard-webhooks"],
+        ),
+        (
+            "id with a dot",
+            VECTOR_SECRET,
+            &["--scheme", "standard-webhooks", "--id", "msg.1"],
+        ),
+        ("unknown scheme", VECTOR_SECRET, &["--scheme", "sha1"]),
+    ];
+    for (case, secret, args) in cases {
+        let output = run_with_stdin(sign_command(secret, args), VECTOR_BODY);
+
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{case}: succeeded");
+        assert!(
+            output.stdout.is_empty(),
+            "{case}: printed {}",
+            text(&output.stdout)
+        );
+        assert!(
+            !stderr.contains(secret),
+            "{case}: the secret is in {stderr}"
+        );
+    }
+}
+
 #[test]
 fn shipped_config_is_valid() {
     let output = bridge()
