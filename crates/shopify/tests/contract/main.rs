@@ -906,3 +906,63 @@ async fn low_budget_delays_next_request() {
         started.elapsed()
     );
 }
+
+/// A log destination that keeps what the subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_keep_the_target_id() {
+    let server = start().await;
+    mount_documented_lookups(&server).await;
+    shopify(graphql("OrderCreate"))
+        .respond_with(created("gid://shopify/Order/9001", "275.00", "USD"))
+        .expect(1)
+        .named("OrderCreate with a total the shop raised")
+        .mount(&server)
+        .await;
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    // The bridge's `--log-format json`: event fields flattened beside
+    // tracing's own `target`, the module path.
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    sink(&server)
+        .create_order(&context(), &documented_order())
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let messages = [
+        "Shopify order total differs from the Wamebo total",
+        "created Shopify order",
+    ];
+    for message in messages {
+        let line = lines
+            .iter()
+            .find(|line| line["message"] == message)
+            .unwrap_or_else(|| panic!("no log line `{message}` in {text}"));
+        assert_eq!(line["target_id"], "acme-shopify", "{line}");
+        assert_eq!(line["target"], "wamebo_shopify::sink", "{line}");
+    }
+}
