@@ -907,6 +907,28 @@ async fn low_budget_delays_next_request() {
     );
 }
 
+/// Installs, once per test binary, a global subscriber that writes the
+/// bridge's `--log-format json` lines (event fields flattened beside
+/// tracing's own `target`, the module path) into memory, and returns that
+/// memory. A global subscriber, because a thread-local one misses events
+/// while other tests' threads run without one.
+fn global_json_log() -> CapturedLog {
+    static LOG: std::sync::OnceLock<CapturedLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test installs a subscriber");
+        log
+    })
+    .clone()
+}
+
 /// A log destination that keeps what the subscriber writes.
 #[derive(Clone, Default)]
 struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -932,16 +954,7 @@ async fn json_log_lines_keep_the_target_id() {
         .named("OrderCreate with a total the shop raised")
         .mount(&server)
         .await;
-    let log = CapturedLog::default();
-    let writer = log.clone();
-    // The bridge's `--log-format json`: event fields flattened beside
-    // tracing's own `target`, the module path.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let log = global_json_log();
 
     sink(&server)
         .create_order(&context(), &documented_order())
@@ -953,16 +966,21 @@ async fn json_log_lines_keep_the_target_id() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
+    // Other tests log into the same memory, and their lines must name the
+    // target too.
     let messages = [
         "Shopify order total differs from the Wamebo total",
         "created Shopify order",
     ];
     for message in messages {
-        let line = lines
+        let matching: Vec<&serde_json::Value> = lines
             .iter()
-            .find(|line| line["message"] == message)
-            .unwrap_or_else(|| panic!("no log line `{message}` in {text}"));
-        assert_eq!(line["target_id"], "acme-shopify", "{line}");
-        assert_eq!(line["target"], "wamebo_shopify::sink", "{line}");
+            .filter(|line| line["message"] == message)
+            .collect();
+        assert!(!matching.is_empty(), "no log line `{message}` in {text}");
+        for line in matching {
+            assert_eq!(line["target_id"], "acme-shopify", "{line}");
+            assert_eq!(line["target"], "wamebo_shopify::sink", "{line}");
+        }
     }
 }
