@@ -270,3 +270,161 @@ fn missing_config_names_the_fix() {
     assert!(stderr.contains("not found"), "{stderr}");
     assert!(stderr.contains("--config"), "{stderr}");
 }
+
+/// The secrets every example and documentation snippet names, with values
+/// of the right shape.
+const EXAMPLE_SECRETS: [(&str, &str); 6] = [
+    ("ACME_WAMEBO_SECRET", "wh_sec_example"),
+    ("ACME_WC_KEY", "ck_example"),
+    ("ACME_WC_SECRET", "cs_example"),
+    ("ACME_SHOPIFY_TOKEN", "shpat_example"),
+    ("ACME_ERP_TOKEN", "erp_example_token"),
+    ("ACME_ERP_SIGNING_SECRET", VECTOR_SECRET),
+];
+
+fn check_config(path: &Path, secrets: &[(&str, &str)]) -> Output {
+    let mut command = bridge();
+    command
+        .current_dir(repository_root())
+        .arg("--config")
+        .arg(path)
+        .arg("check-config");
+    for (name, _) in EXAMPLE_SECRETS {
+        command.env_remove(name);
+    }
+    command.envs(secrets.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn example_configs_are_valid() {
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "config/examples/woocommerce.toml",
+            &["ACME_WAMEBO_SECRET", "ACME_WC_KEY", "ACME_WC_SECRET"],
+            "POST /webhooks/acme -> [acme-woo]",
+        ),
+        (
+            "config/examples/shopify.toml",
+            &["ACME_WAMEBO_SECRET", "ACME_SHOPIFY_TOKEN"],
+            "POST /webhooks/acme -> [acme-shopify]",
+        ),
+        (
+            "config/examples/erp.toml",
+            &[
+                "ACME_WAMEBO_SECRET",
+                "ACME_ERP_TOKEN",
+                "ACME_ERP_SIGNING_SECRET",
+            ],
+            "POST /webhooks/acme -> [acme-file, acme-erp]",
+        ),
+    ];
+    for (path, names, route) in cases {
+        let secrets: Vec<(&str, &str)> = EXAMPLE_SECRETS
+            .into_iter()
+            .filter(|(name, _)| names.contains(name))
+            .collect();
+
+        let output = check_config(Path::new(path), &secrets);
+
+        let stdout = text(&output.stdout);
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "{path}: {stderr}");
+        assert!(stdout.contains(route), "{path}: {stdout}");
+        assert!(stderr.is_empty(), "{path} has warnings: {stderr}");
+    }
+}
+
+#[test]
+fn example_configs_need_their_secrets() {
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "config/examples/woocommerce.toml",
+            &["ACME_WAMEBO_SECRET", "ACME_WC_KEY", "ACME_WC_SECRET"],
+        ),
+        (
+            "config/examples/shopify.toml",
+            &["ACME_WAMEBO_SECRET", "ACME_SHOPIFY_TOKEN"],
+        ),
+        (
+            "config/examples/erp.toml",
+            &[
+                "ACME_WAMEBO_SECRET",
+                "ACME_ERP_TOKEN",
+                "ACME_ERP_SIGNING_SECRET",
+            ],
+        ),
+    ];
+    for (path, names) in cases {
+        for missing in names {
+            let secrets: Vec<(&str, &str)> = EXAMPLE_SECRETS
+                .into_iter()
+                .filter(|(name, _)| names.contains(name) && name != missing)
+                .collect();
+
+            let output = check_config(Path::new(path), &secrets);
+
+            let stderr = text(&output.stderr);
+            assert!(!output.status.success(), "{path} without {missing}");
+            assert!(
+                stderr.contains(missing),
+                "{path} without {missing}: {stderr}"
+            );
+        }
+    }
+}
+
+/// Returns the ```toml blocks of a Markdown page.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim() == "```toml" => current = Some(String::new()),
+            Some(block) if line.trim() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn documented_target_tables_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for page in ["README.md", "docs/erp-target.md"] {
+        let markdown = std::fs::read_to_string(repository_root().join(page)).unwrap();
+        for (index, block) in toml_blocks(&markdown).into_iter().enumerate() {
+            if !block.contains("[[targets]]") {
+                continue;
+            }
+            // A snippet of target tables gets a store, so it forms a whole
+            // configuration.
+            let config = if block.contains("[[stores]]") {
+                block.clone()
+            } else {
+                format!(
+                    "[[stores]]\nid = \"docs\"\nsigning_secrets = [\"env:ACME_WAMEBO_SECRET\"]\n\n{block}"
+                )
+            };
+            let path = dir.path().join(format!("snippet-{checked}.toml"));
+            std::fs::write(&path, &config).unwrap();
+
+            let output = check_config(&path, &EXAMPLE_SECRETS);
+
+            assert!(
+                output.status.success(),
+                "{page}, TOML block {index}: {}\n{block}",
+                text(&output.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "found {checked} TOML blocks with targets");
+}
