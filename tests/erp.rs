@@ -1,5 +1,5 @@
 //! The real application with the store `demo` routed to both a `file`
-//! target and an `erp` target on a stand-in ERP: each gets its own
+//! target and an `erp` target on a stand-in ERP. Each target gets its own
 //! delivery, a failing ERP never repeats the file write, and a
 //! `message.received` event reaches the ERP unchanged.
 

@@ -169,7 +169,7 @@ fn created() -> ResponseTemplate {
     data(json!({"orderCreate": {"order": order_node(), "userErrors": []}}))
 }
 
-/// Answers the custom-id lookup for the documented order with the order
+/// Mounts the custom-id lookup for the documented order, returning the order
 /// that the earlier, unanswered `orderCreate` made.
 async fn mount_order_lookup(shop: &MockServer) {
     shopify(
@@ -288,7 +288,7 @@ async fn repeated_requests_create_one_shopify_order() {
 async fn unanswered_create_is_adopted_not_repeated() {
     let shop = start_shop().await;
     mount_lookups(&shop, 1).await;
-    // Shopify creates the order but answers after the bridge gave up, as if
+    // Shopify creates the order but responds after the bridge gave up, as if
     // the bridge had died before recording the create.
     order_create()
         .respond_with(created().set_delay(REQUEST_TIMEOUT * 3 / 2))

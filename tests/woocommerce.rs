@@ -62,8 +62,8 @@ async fn start_shop() -> MockServer {
     shop
 }
 
-/// Answers the SKU search for the documented order's two SKUs with one
-/// simple product each, once per SKU, because the sink caches them.
+/// Mounts the SKU search for the documented order's two SKUs, returning one
+/// simple product each. Each is expected once, because the sink caches it.
 async fn mount_products(shop: &MockServer) {
     for (sku, product_id) in [("PROD-A1", 11), ("PROD-B2", 12)] {
         Mock::given(method("GET"))
@@ -89,8 +89,9 @@ async fn mount_products(shop: &MockServer) {
     }
 }
 
-/// The parts of the documented order's `POST /orders` body that decide what
-/// the shop records: exact line totals, the phone and the upstream ids.
+/// Returns the parts of the documented order's `POST /orders` body that
+/// decide what the shop records: exact line totals, the phone and the
+/// upstream ids.
 fn documented_order_body() -> Value {
     json!({
         "status": "pending",
