@@ -2,6 +2,8 @@
 //! WooCommerce REST API: signed webhooks become exactly one WooCommerce
 //! order, through duplicates and an outage.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use wamebo_e2e::{fresh, spawn_app_with, TestApp, TestConfig, DOCUMENTED_ORDER};
 use wamebo_store::DeliveryStatus;
@@ -249,5 +251,71 @@ async fn outage_ends_in_one_woocommerce_order() {
         .map(|attempt| attempt.outcome)
         .collect();
     assert_eq!(outcomes, ["retry", "retry", "retry", "succeeded"]);
+    shop.verify().await;
+}
+
+#[tokio::test]
+async fn unanswered_create_is_adopted_not_repeated() {
+    let shop = start_shop().await;
+    mount_products(&shop).await;
+    // WooCommerce saves the order but responds after the bridge gave up, as
+    // if the bridge had died before recording the create.
+    post_orders()
+        .respond_with(created_order().set_delay(Duration::from_millis(1500)))
+        .expect(1)
+        .named("POST /orders answered after request_timeout")
+        .mount(&shop)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/orders")))
+        .and(query_param("dates_are_gmt", "true"))
+        .and(basic_auth(CONSUMER_KEY, CONSUMER_SECRET))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-WP-Total", "2")
+                .insert_header("X-WP-TotalPages", "1")
+                .set_body_json(json!([
+                    {
+                        "id": 8999,
+                        "total": "10.00",
+                        "meta_data": [
+                            {"id": 7, "key": "wamebo_order_id", "value": "5542"},
+                            {"id": 8, "key": "wamebo_store_id", "value": "another-store"}
+                        ]
+                    },
+                    {
+                        "id": WOOCOMMERCE_ORDER_ID,
+                        "total": "250.00",
+                        "meta_data": [
+                            {"id": 1, "key": "wamebo_order_id", "value": "5542"},
+                            {"id": 2, "key": "wamebo_store_id", "value": "demo"}
+                        ]
+                    }
+                ])),
+        )
+        .expect(1)
+        .named("GET /orders listing the unanswered order")
+        .mount(&shop)
+        .await;
+    let app = spawn_with_shop(&shop).await;
+
+    let (status, answer) = app.post_signed_json(&fresh(DOCUMENTED_ORDER)).await;
+    app.wait_for_settled(1).await;
+
+    assert_eq!(status, 200, "{answer}");
+    let delivery = app.delivery_to("demo-woo").await;
+    assert_eq!(delivery.status, DeliveryStatus::Succeeded);
+    assert_eq!(
+        delivery.remote_id.as_deref(),
+        Some(WOOCOMMERCE_ORDER_ID.to_string().as_str()),
+        "the order of another store with the same order id is not adopted"
+    );
+    let outcomes: Vec<String> = app
+        .attempts(delivery.id)
+        .await
+        .into_iter()
+        .map(|attempt| attempt.outcome)
+        .collect();
+    assert_eq!(outcomes, ["retry", "adopted"]);
     shop.verify().await;
 }
