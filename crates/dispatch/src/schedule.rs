@@ -54,25 +54,24 @@ pub(crate) fn after_failure(
     now: DateTime<Utc>,
     jitter: f64,
 ) -> AttemptOutcome {
-    let deadline = claimed.created_at + chrono_duration(settings.max_age);
-    if claimed.attempt >= settings.max_attempts {
-        return exhausted(
-            format!("gave up after {} attempts", claimed.attempt),
-            failure,
-        );
+    // A replay restarts both budgets, so an operator's replay after a long
+    // outage gets the full schedule again rather than a single attempt.
+    let attempt = claimed.attempt_in_budget();
+    let deadline = claimed.budget_started_at() + chrono_duration(settings.max_age);
+    if attempt >= settings.max_attempts {
+        return exhausted(format!("gave up after {attempt} attempts"), failure);
     }
     if now >= deadline {
         return exhausted(
             format!(
-                "gave up after {} attempts: the delivery is older than the maximum age of {}s",
-                claimed.attempt,
+                "gave up after {attempt} attempts: the delivery is older than the maximum age of {}s",
                 settings.max_age.as_secs()
             ),
             failure,
         );
     }
 
-    let delay = retry_delay(settings, claimed.attempt, failure.retry_after, jitter);
+    let delay = retry_delay(settings, attempt, failure.retry_after, jitter);
     let next_attempt_at = (now + chrono_duration(delay)).min(deadline);
     AttemptOutcome::Retry {
         reason: failure.reason,
@@ -123,6 +122,8 @@ mod tests {
             attempt,
             reconcile: false,
             created_at,
+            attempts_before_replay: 0,
+            replayed_at: None,
         }
     }
 
@@ -201,6 +202,40 @@ mod tests {
             panic!("expected a retry, got {outcome:?}");
         };
         assert_eq!(next_attempt_at, now + chrono::Duration::seconds(10));
+    }
+
+    #[test]
+    fn replay_restarts_attempt_and_age_budget() {
+        let created = Utc::now() - chrono::Duration::days(10);
+        let replayed = Utc::now();
+        let mut revived = claimed(6, created);
+        revived.attempts_before_replay = 5;
+        revived.replayed_at = Some(replayed);
+
+        let outcome = after_failure(&settings(), &revived, failure(None), replayed, 1.0);
+
+        let AttemptOutcome::Retry {
+            next_attempt_at, ..
+        } = outcome
+        else {
+            panic!("expected a retry after a replay, got {outcome:?}");
+        };
+        assert_eq!(next_attempt_at, replayed + chrono::Duration::seconds(10));
+    }
+
+    #[test]
+    fn replayed_delivery_still_has_limits() {
+        let replayed = Utc::now();
+        let mut revived = claimed(10, replayed);
+        revived.attempts_before_replay = 5;
+        revived.replayed_at = Some(replayed);
+
+        let outcome = after_failure(&settings(), &revived, failure(None), replayed, 1.0);
+
+        assert!(
+            matches!(outcome, AttemptOutcome::Dead { .. }),
+            "five attempts after the replay use up the budget: {outcome:?}"
+        );
     }
 
     #[test]

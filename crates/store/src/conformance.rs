@@ -953,6 +953,12 @@ pub async fn replay_event_revives_dead_deliveries(store: Arc<dyn Store>) {
         .expect("the revived delivery is due now");
     assert!(erp_again.reconcile, "the reconcile flag survives a replay");
     assert_eq!(erp_again.attempt, 3);
+    assert_eq!(erp_again.attempts_before_replay, 2);
+    assert_eq!(erp_again.attempt_in_budget(), 1);
+    assert!(
+        erp_again.replayed_at.is_some_and(|at| at > erp.created_at),
+        "a replay restarts the age budget: {erp_again:?}"
+    );
     assert_eq!(
         reclaimed.len(),
         2,
@@ -1056,6 +1062,12 @@ pub async fn replay_delivery_revives_only_dead(store: Arc<dyn Store>) {
     let again = claim_one(&store, now() + Duration::seconds(1)).await;
     assert_eq!(again.delivery_id, dead_one.delivery_id);
     assert_eq!(again.attempt, 2);
+    assert_eq!(again.attempt_in_budget(), 1);
+    assert!(again.replayed_at.is_some(), "{again:?}");
+    assert!(
+        again.reconcile,
+        "a delivery attempted before looks for an existing order after a replay"
+    );
 }
 
 // ---------------------------------------------------------------------------

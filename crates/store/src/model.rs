@@ -164,8 +164,29 @@ pub struct ClaimedDelivery {
     /// expired mid-call, or it failed in a way that may have reached the
     /// platform. The worker must look for an existing order first.
     pub reconcile: bool,
-    /// When the delivery was created; the age limit counts from here.
+    /// When the delivery was created; the age limit counts from here until
+    /// an operator replays it.
     pub created_at: DateTime<Utc>,
+    /// Attempts made before the last replay, 0 if it was never replayed.
+    /// The attempt limit counts only the attempts after it.
+    pub attempts_before_replay: u32,
+    /// When an operator last replayed the delivery; the age limit then
+    /// counts from here instead of `created_at`.
+    pub replayed_at: Option<DateTime<Utc>>,
+}
+
+impl ClaimedDelivery {
+    /// Returns the number of this attempt since the delivery was created or
+    /// last replayed: 1 for the first.
+    pub fn attempt_in_budget(&self) -> u32 {
+        self.attempt.saturating_sub(self.attempts_before_replay)
+    }
+
+    /// Returns when the current attempt and age budget started: the last
+    /// replay, or the delivery's creation.
+    pub fn budget_started_at(&self) -> DateTime<Utc> {
+        self.replayed_at.unwrap_or(self.created_at)
+    }
 }
 
 /// The result of one attempt, recorded under the lease.

@@ -58,17 +58,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<AttemptRecord>, StoreError>;
 
     /// Replays an event: marks a quarantined event accepted, sets each of its
-    /// dead deliveries back to pending and due now (keeping the attempt
-    /// history and the reconcile flag), and creates a delivery for each
+    /// dead deliveries back to pending and due now, and creates a delivery for each
     /// target in `targets` that it has none for. Deliveries that succeeded
     /// or are pending are left alone, so a replay never sends an order twice.
+    ///
+    /// A revived delivery keeps its attempt history, starts a fresh attempt
+    /// and age budget (`attempts_before_replay`, `replayed_at`), and gets
+    /// `reconcile` set if it was attempted before: its last attempt may have
+    /// reached the platform even though it ended as a dead letter.
     async fn replay_event(
         &self,
         id: EventId,
         targets: &[TargetId],
     ) -> Result<ReplayOutcome, StoreError>;
 
-    /// Sets one dead delivery back to pending and due now.
+    /// Sets one dead delivery back to pending and due now, with a fresh budget
+    /// and `reconcile` as [`Store::replay_event`] does.
     async fn replay_delivery(&self, id: DeliveryId) -> Result<(), StoreError>;
 
     /// Counts deliveries by status.

@@ -1,17 +1,21 @@
 //! Waking, idling and shutting down.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wamebo_dispatch::{DispatchSettings, ShutdownReport};
 use wamebo_store::DeliveryStatus;
 
-use crate::support::{fast_settings, Harness, Reply};
+use crate::support::{fast_settings, AnnouncingStore, Harness, Reply};
 
 #[tokio::test]
 async fn wake_starts_fresh_delivery_at_once() {
     let harness = Harness::new();
+    // A long lease keeps an in-flight claim from waking a worker soon.
     let settings = DispatchSettings {
         idle_poll: Duration::from_secs(3600),
+        lease: Duration::from_secs(60),
+        call_timeout: Duration::from_secs(30),
         ..fast_settings()
     };
     let dispatcher = harness.dispatcher(settings);
@@ -27,6 +31,8 @@ async fn wake_starts_fresh_delivery_at_once() {
             d.status == DeliveryStatus::Succeeded
         })
         .await;
+    // Let the workers go back to sleep before recording without a wake-up.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let unannounced = harness.record_order(5543).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let waiting = harness.delivery_of(unannounced).await;
@@ -38,6 +44,33 @@ async fn wake_starts_fresh_delivery_at_once() {
         DeliveryStatus::Pending,
         "without a wake-up the delivery waits for the idle poll"
     );
+}
+
+#[tokio::test]
+async fn replica_announcement_wakes_workers() {
+    let harness = Harness::new();
+    let (announcements, _) = tokio::sync::watch::channel(0);
+    let store = Arc::new(AnnouncingStore {
+        inner: harness.store.clone(),
+        announcements,
+    });
+    let settings = DispatchSettings {
+        idle_poll: Duration::from_secs(3600),
+        ..fast_settings()
+    };
+    let handle = harness.dispatcher_over(store.clone(), settings).spawn();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let event_id = harness.record_order(5542).await;
+    store.announcements.send_modify(|count| *count += 1);
+    let delivery = harness
+        .wait_for(event_id, Duration::from_secs(2), |d| {
+            d.status == DeliveryStatus::Succeeded
+        })
+        .await;
+    handle.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(delivery.attempts, 1);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 use tokio::sync::Notify;
 use wamebo_core::event::body_sha256;
@@ -16,8 +16,9 @@ use wamebo_core::{
 };
 use wamebo_dispatch::{DispatchSettings, Dispatcher};
 use wamebo_store::{
-    DeliveryFilter, DeliveryRecord, EventId, EventStatus, NewEvent, RecordOutcome, SqliteOptions,
-    SqliteStore, Store,
+    AttemptOutcome, AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryCounts, DeliveryFilter,
+    DeliveryId, DeliveryRecord, EventFilter, EventId, EventRecord, EventStatus, EventSummary,
+    Lease, NewEvent, RecordOutcome, ReplayOutcome, SqliteOptions, SqliteStore, Store, StoreError,
 };
 
 pub const STORE: &str = "acme";
@@ -177,8 +178,13 @@ impl Harness {
     }
 
     pub fn dispatcher(&self, settings: DispatchSettings) -> Dispatcher {
+        self.dispatcher_over(self.store.clone(), settings)
+    }
+
+    /// Builds a dispatcher over `store`, which should wrap this harness's
+    /// store.
+    pub fn dispatcher_over(&self, store: Arc<dyn Store>, settings: DispatchSettings) -> Dispatcher {
         let sink: Arc<dyn OrderSink> = self.sink.clone();
-        let store: Arc<dyn Store> = self.store.clone();
         Dispatcher::new(
             store,
             HashMap::from([(TargetId::new(TARGET).unwrap(), sink)]),
@@ -291,4 +297,77 @@ pub fn message_body(message_id: u64) -> Vec<u8> {
         r#"{{"event":"message.received","data":{{"message_id":{message_id},"contact":{{"id":8502,"name":"Jane Doe","phone_number":"919876543210"}},"message":{{"type":"text","body":"Hi","direction":"incoming"}}}}}}"#
     )
     .into_bytes()
+}
+
+/// The SQLite store with announcements of deliveries made elsewhere, as a
+/// store shared by several replicas provides them.
+#[derive(Debug)]
+pub struct AnnouncingStore {
+    pub inner: Arc<SqliteStore>,
+    pub announcements: tokio::sync::watch::Sender<u64>,
+}
+
+#[async_trait]
+impl Store for AnnouncingStore {
+    async fn record_event(&self, event: NewEvent) -> Result<RecordOutcome, StoreError> {
+        self.inner.record_event(event).await
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.inner.claim_due(request).await
+    }
+
+    async fn complete(&self, lease: &Lease, outcome: AttemptOutcome) -> Result<(), StoreError> {
+        self.inner.complete(lease, outcome).await
+    }
+
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.next_due_at().await
+    }
+
+    async fn list_events(&self, filter: EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        self.inner.list_events(filter).await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventRecord>, StoreError> {
+        self.inner.get_event(id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.inner.list_deliveries(filter).await
+    }
+
+    async fn list_attempts(
+        &self,
+        delivery_id: DeliveryId,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.inner.list_attempts(delivery_id).await
+    }
+
+    async fn replay_event(
+        &self,
+        id: EventId,
+        targets: &[TargetId],
+    ) -> Result<ReplayOutcome, StoreError> {
+        self.inner.replay_event(id, targets).await
+    }
+
+    async fn replay_delivery(&self, id: DeliveryId) -> Result<(), StoreError> {
+        self.inner.replay_delivery(id).await
+    }
+
+    async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        self.inner.delivery_counts().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    fn external_wakeups(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.announcements.subscribe())
+    }
 }

@@ -4,24 +4,27 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, ResponseError};
 
 use super::error::AdminError;
 use super::state::AdminState;
 
-/// Lets a request through only with `Authorization: Bearer <admin token>`.
+/// Lets a request through only with `Authorization: Bearer <admin token>`,
+/// and responds 401 otherwise.
 pub(crate) async fn require_bearer(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let authorized = match request.app_data::<web::Data<AdminState>>() {
         Some(state) => bearer_token(&request).is_some_and(|token| state.token_matches(token)),
         None => false,
     };
     if !authorized {
-        return Err(AdminError::Unauthorized.into());
+        let response = AdminError::Unauthorized.error_response();
+        return Ok(request.into_response(response).map_into_right_body());
     }
-    next.call(request).await
+    let response = next.call(request).await?;
+    Ok(response.map_into_left_body())
 }
 
 /// Returns the token of an `Authorization: Bearer <token>` header; the

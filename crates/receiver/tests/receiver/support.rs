@@ -47,8 +47,7 @@ pub struct Harness {
     pub state: web::Data<ReceiverState>,
     pub admin: web::Data<AdminState>,
     pub wake: Arc<Notify>,
-    pub registry: prometheus::Registry,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 impl Harness {
@@ -61,7 +60,6 @@ impl Harness {
         let path = dir.path().join("bridge.db");
         let store = Arc::new(SqliteStore::open(path.to_str().unwrap(), options).unwrap());
         let wake = Arc::new(Notify::new());
-        let registry = prometheus::Registry::new();
         let dyn_store: Arc<dyn Store> = store.clone();
         let state = ReceiverState::new(
             dyn_store,
@@ -70,7 +68,7 @@ impl Harness {
                 max_body_bytes: MAX_BODY_BYTES,
             },
             Arc::clone(&wake),
-            registry.clone(),
+            prometheus::Registry::new(),
         )
         .unwrap();
         let admin = AdminState::new(&state, ConfigSecret::from_value("test", ADMIN_TOKEN));
@@ -79,8 +77,7 @@ impl Harness {
             state: web::Data::new(state),
             admin: web::Data::new(admin),
             wake,
-            registry,
-            dir,
+            _dir: dir,
         }
     }
 

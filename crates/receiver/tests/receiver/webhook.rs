@@ -396,3 +396,84 @@ async fn storage_failure_is_service_unavailable() {
     assert_eq!(answer, json!({ "error": "storage_unavailable" }));
     assert!(!harness.was_woken().await);
 }
+
+/// Sends `body` in 1 KiB chunks with `Transfer-Encoding: chunked` to a real
+/// server on 127.0.0.1 and returns the status line and the response body.
+async fn post_chunked(harness: &Harness, body: &[u8]) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let state = harness.state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(|cfg| wamebo_receiver::configure_public(cfg, state.clone()))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let address = server.addrs()[0];
+    let server = server.run();
+    let server_handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /webhooks/acme HTTP/1.1\r\nHost: {address}\r\nX-Webhook-Signature: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        sign(body)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may respond and close before every chunk is written, so
+    // write errors only end the upload.
+    for chunk in body.chunks(1024) {
+        let framed = [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk.to_vec(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+        stream.flush().await.ok();
+    }
+    stream.write_all(b"0\r\n\r\n").await.ok();
+
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut response),
+    )
+    .await;
+    server_handle.stop(false).await;
+    assert!(read.is_ok(), "no response within 5 s");
+
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status_line = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status_line, body)
+}
+
+#[actix_web::test]
+async fn chunked_upload_is_limited_while_read() {
+    // (body size, expected status line, expected text in the body, events stored)
+    let cases = [
+        (MAX_BODY_BYTES, "HTTP/1.1 200 OK", "\"accepted\"", 1),
+        (
+            MAX_BODY_BYTES * 3,
+            "HTTP/1.1 413 Payload Too Large",
+            "payload_too_large",
+            0,
+        ),
+    ];
+
+    for (size, expected_status, expected_text, expected_events) in cases {
+        let harness = Harness::new();
+
+        let (status_line, body) = post_chunked(&harness, &order_of_size(size)).await;
+
+        assert_eq!(status_line, expected_status, "{size} bytes: {body}");
+        assert!(body.contains(expected_text), "{size} bytes: {body}");
+        assert_eq!(event_count(&harness).await, expected_events, "{size} bytes");
+    }
+}

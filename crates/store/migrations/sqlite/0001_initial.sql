@@ -63,6 +63,10 @@ CREATE TABLE deliveries (
     note             TEXT,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
+    -- Set by a replay: the attempts made before it and when it happened, so
+    -- the attempt and age limits count afresh from there.
+    attempts_before_replay INTEGER NOT NULL DEFAULT 0,
+    replayed_at      INTEGER,
     -- When the delivery can next be claimed: the due time while pending,
     -- the lease expiry while in flight, NULL once succeeded or dead.
     due_at           INTEGER GENERATED ALWAYS AS (

@@ -166,7 +166,8 @@ const CLAIM: &str = "UPDATE deliveries SET \
          next_attempt_at = NULL, \
          updated_at = ?3 \
      WHERE id IN (SELECT id FROM deliveries WHERE due_at <= ?4 ORDER BY due_at LIMIT ?5) \
-     RETURNING id, event_id, target_id, attempts, reconcile, lease_token, created_at";
+     RETURNING id, event_id, target_id, attempts, reconcile, lease_token, created_at, \
+         attempts_before_replay, replayed_at";
 
 /// A claimed row before its event's fields are added.
 struct ClaimedRow {
@@ -177,6 +178,8 @@ struct ClaimedRow {
     reconcile: bool,
     lease_token: String,
     created_at: chrono::DateTime<chrono::Utc>,
+    attempts_before_replay: u32,
+    replayed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub(super) fn claim_due(
@@ -210,6 +213,8 @@ pub(super) fn claim_due(
                 reconcile: row.get(4)?,
                 lease_token: row.get(5)?,
                 created_at: rows::timestamp(row, 6)?,
+                attempts_before_replay: row.get(7)?,
+                replayed_at: rows::optional_timestamp(row, 8)?,
             });
         }
     }
@@ -241,6 +246,8 @@ pub(super) fn claim_due(
             attempt: row.attempt,
             reconcile: row.reconcile,
             created_at: row.created_at,
+            attempts_before_replay: row.attempts_before_replay,
+            replayed_at: row.replayed_at,
         });
     }
     Ok(claimed)
@@ -397,11 +404,7 @@ pub(super) fn replay_event(
     }
 
     let mut revived: Vec<DeliveryId> = conn
-        .prepare_cached(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2 \
-             WHERE event_id = ?1 AND status = 'dead' \
-             RETURNING id",
-        )?
+        .prepare_cached(REVIVE_DEAD_OF_EVENT)?
         .query_map(params![event_id, now], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     revived.sort_unstable();
@@ -415,6 +418,24 @@ pub(super) fn replay_event(
     Ok(ReplayOutcome { revived, created })
 }
 
+/// Sets a dead delivery back to pending, due at `?2`, with a fresh attempt
+/// and age budget. Its last attempt may have reached the platform even though
+/// it ended dead (a timeout on the final attempt), so a delivery that was
+/// attempted before looks for an existing order first.
+macro_rules! revive_dead {
+    ($filter:literal) => {
+        concat!(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, ",
+            "updated_at = ?2, replayed_at = ?2, attempts_before_replay = attempts, ",
+            "reconcile = CASE WHEN attempts > 0 THEN 1 ELSE reconcile END ",
+            $filter
+        )
+    };
+}
+const REVIVE_DEAD_OF_EVENT: &str =
+    revive_dead!("WHERE event_id = ?1 AND status = 'dead' RETURNING id");
+const REVIVE_DEAD_DELIVERY: &str = revive_dead!("WHERE id = ?1 AND status = 'dead'");
+
 /// Sets one dead delivery back to pending, due at `now`.
 pub(super) fn replay_delivery(
     conn: &Connection,
@@ -422,10 +443,7 @@ pub(super) fn replay_delivery(
     now: i64,
 ) -> WriteResult<()> {
     let updated = conn
-        .prepare_cached(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2 \
-             WHERE id = ?1 AND status = 'dead'",
-        )?
+        .prepare_cached(REVIVE_DEAD_DELIVERY)?
         .execute(params![delivery_id, now])?;
     if updated == 1 {
         return Ok(());
