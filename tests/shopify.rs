@@ -21,6 +21,12 @@ const SHOPIFY_ORDER: &str = "gid://shopify/Order/9001";
 /// The target's `request_timeout`; two of them fit in the test lease of 3 s.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The `request_timeout` and `dispatch.lease` of the test that kills the
+/// bridge. They are longer than the others, so a busy machine cannot let the
+/// attempt time out on its own before the kill.
+const KILLED_REQUEST_TIMEOUT: Duration = Duration::from_millis(2500);
+const KILLED_LEASE: Duration = Duration::from_secs(6);
+
 /// Matches a GraphQL request by its operation name and by variables at
 /// JSON pointers.
 #[derive(Debug, Clone)]
@@ -186,11 +192,11 @@ async fn mount_order_lookup(shop: &MockServer) {
 }
 
 /// Returns a configuration with `demo` routed only to the Shopify target
-/// `demo-shopify` at `shop`.
-fn config_for(shop: &MockServer) -> TestConfig {
+/// `demo-shopify` at `shop`, on top of `base`.
+fn config_for(shop: &MockServer, base: TestConfig, request_timeout: Duration) -> TestConfig {
     let config = TestConfig {
         store_targets: vec!["demo-shopify".to_owned()],
-        ..TestConfig::default()
+        ..base
     };
     let access_token = config.secret_file("shopify-token", ACCESS_TOKEN);
     let extra_targets = format!(
@@ -206,7 +212,7 @@ connect_timeout = "1s"
 request_timeout = "{request_timeout}ms"
 "#,
         base_url = shop.uri(),
-        request_timeout = REQUEST_TIMEOUT.as_millis(),
+        request_timeout = request_timeout.as_millis(),
     );
     TestConfig {
         extra_targets,
@@ -215,7 +221,7 @@ request_timeout = "{request_timeout}ms"
 }
 
 async fn spawn_with_shop(shop: &MockServer) -> TestApp {
-    spawn_app_with(config_for(shop)).await
+    spawn_app_with(config_for(shop, TestConfig::default(), REQUEST_TIMEOUT)).await
 }
 
 /// Counts the requests of one operation that reached the stand-in.
@@ -321,13 +327,18 @@ async fn killed_bridge_adopts_order_after_restart() {
     // Each process reads the shop's settings once.
     mount_lookups(&shop, 2).await;
     order_create()
-        .respond_with(created().set_delay(REQUEST_TIMEOUT * 3))
+        .respond_with(created().set_delay(KILLED_LEASE))
         .expect(1)
         .named("OrderCreate sent by the process that is killed")
         .mount(&shop)
         .await;
     mount_order_lookup(&shop).await;
-    let config = config_for(&shop);
+    let base = TestConfig {
+        lease: KILLED_LEASE,
+        call_timeout: KILLED_LEASE - Duration::from_secs(1),
+        ..TestConfig::default()
+    };
+    let config = config_for(&shop, base, KILLED_REQUEST_TIMEOUT);
     let config_path = config.write();
     let body = fresh(DOCUMENTED_ORDER);
     let client = reqwest::Client::builder()
@@ -353,8 +364,8 @@ async fn killed_bridge_adopts_order_after_restart() {
     first.kill();
 
     let second = BridgeProcess::start(&config_path);
-    // The killed process's lease expires after 3 s; the next claim looks
-    // the order up before anything else.
+    // The killed process's lease expires after KILLED_LEASE; the next claim
+    // looks the order up before anything else.
     wait_until(
         "the custom-id lookup at the stand-in",
         Duration::from_secs(20),

@@ -165,6 +165,11 @@ pub struct TestConfig {
     pub max_body_bytes: u64,
     /// Number of delivery workers.
     pub workers: u32,
+    /// `dispatch.lease`: short, so a restarted bridge soon claims
+    /// deliveries a killed one held.
+    pub lease: Duration,
+    /// `dispatch.call_timeout`, shorter than `lease`.
+    pub call_timeout: Duration,
     /// The ids of the targets the `demo` store routes to.
     pub store_targets: Vec<String>,
     /// More `[[targets]]` tables, written after the file target `demo-file`.
@@ -177,6 +182,8 @@ impl Default for TestConfig {
             dir: tempfile::tempdir().expect("a temporary folder can be created"),
             max_body_bytes: 1024 * 1024,
             workers: 2,
+            lease: Duration::from_secs(3),
+            call_timeout: Duration::from_secs(2),
             store_targets: vec!["demo-file".to_owned()],
             extra_targets: String::new(),
         }
@@ -221,9 +228,8 @@ workers = {workers}
 initial_backoff = "100ms"
 max_backoff = "1s"
 idle_poll = "200ms"
-# Short, so a restarted bridge soon claims deliveries a killed one held.
-lease = "3s"
-call_timeout = "2s"
+lease = "{lease}ms"
+call_timeout = "{call_timeout}ms"
 shutdown_grace = "5s"
 
 [[stores]]
@@ -239,6 +245,8 @@ path = "{orders}"
 "#,
             max_body_bytes = self.max_body_bytes,
             workers = self.workers,
+            lease = self.lease.as_millis(),
+            call_timeout = self.call_timeout.as_millis(),
             db = self.database_path().display(),
             secret = secret_path.display(),
             orders = self.orders_path().display(),
