@@ -14,7 +14,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wamebo_bridge::{Application, Config};
-use wamebo_store::{DeliveryCounts, EventFilter, EventSummary, Store};
+use wamebo_store::{
+    AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryRecord, EventFilter, EventSummary, Store,
+};
 
 pub mod postgres;
 
@@ -165,6 +167,15 @@ pub struct TestConfig {
     pub max_body_bytes: u64,
     /// Number of delivery workers.
     pub workers: u32,
+    /// `dispatch.lease`: short, so a restarted bridge soon claims
+    /// deliveries a killed one held.
+    pub lease: Duration,
+    /// `dispatch.call_timeout`, shorter than `lease`.
+    pub call_timeout: Duration,
+    /// The ids of the targets the `demo` store routes to.
+    pub store_targets: Vec<String>,
+    /// More `[[targets]]` tables, written after the file target `demo-file`.
+    pub extra_targets: String,
 }
 
 impl Default for TestConfig {
@@ -173,6 +184,10 @@ impl Default for TestConfig {
             dir: tempfile::tempdir().expect("a temporary folder can be created"),
             max_body_bytes: 1024 * 1024,
             workers: 2,
+            lease: Duration::from_secs(3),
+            call_timeout: Duration::from_secs(2),
+            store_targets: vec!["demo-file".to_owned()],
+            extra_targets: String::new(),
         }
     }
 }
@@ -181,6 +196,19 @@ impl TestConfig {
     /// Returns the orders file's path.
     pub fn orders_path(&self) -> PathBuf {
         self.dir.path().join("orders.jsonl")
+    }
+
+    /// Returns the SQLite database's path.
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("bridge.db")
+    }
+
+    /// Writes `value` to the file `name` in the folder and returns the
+    /// `file:` reference a configuration reads it through.
+    pub fn secret_file(&self, name: &str, value: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, value).expect("the secret file can be written");
+        format!("file:{}", path.display())
     }
 
     /// Returns the configuration text, writing the secret file beside it.
@@ -202,26 +230,30 @@ workers = {workers}
 initial_backoff = "100ms"
 max_backoff = "1s"
 idle_poll = "200ms"
-# Short, so a restarted bridge soon claims deliveries a killed one held.
-lease = "3s"
-call_timeout = "2s"
+lease = "{lease}ms"
+call_timeout = "{call_timeout}ms"
 shutdown_grace = "5s"
 
 [[stores]]
 id = "demo"
 signing_secrets = ["file:{secret}"]
-targets = ["demo-file"]
+targets = {store_targets}
 
 [[targets]]
 id = "demo-file"
 kind = "file"
 path = "{orders}"
+{extra_targets}
 "#,
             max_body_bytes = self.max_body_bytes,
             workers = self.workers,
-            db = dir.join("bridge.db").display(),
+            lease = self.lease.as_millis(),
+            call_timeout = self.call_timeout.as_millis(),
+            db = self.database_path().display(),
             secret = secret_path.display(),
             orders = self.orders_path().display(),
+            store_targets = toml_string_list(&self.store_targets),
+            extra_targets = self.extra_targets,
         )
     }
 
@@ -232,6 +264,12 @@ path = "{orders}"
         std::fs::write(&path, self.toml()).expect("the config file can be written");
         path
     }
+}
+
+/// Writes strings as a TOML array, such as `["demo-file", "demo-erp"]`.
+fn toml_string_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn init_logging() {
@@ -352,6 +390,38 @@ impl TestApp {
             })
             .await
             .expect("events can be listed")
+    }
+
+    /// Returns every delivery, newest first.
+    pub async fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.store
+            .list_deliveries(DeliveryFilter {
+                limit: 1000,
+                ..DeliveryFilter::default()
+            })
+            .await
+            .expect("deliveries can be listed")
+    }
+
+    /// Returns the one delivery to `target`, and panics unless there is
+    /// exactly one.
+    pub async fn delivery_to(&self, target: &str) -> DeliveryRecord {
+        let mut matching: Vec<DeliveryRecord> = self
+            .deliveries()
+            .await
+            .into_iter()
+            .filter(|delivery| delivery.target_id.as_str() == target)
+            .collect();
+        assert_eq!(matching.len(), 1, "deliveries to {target}: {matching:?}");
+        matching.remove(0)
+    }
+
+    /// Returns a delivery's attempts, oldest first.
+    pub async fn attempts(&self, delivery_id: i64) -> Vec<AttemptRecord> {
+        self.store
+            .list_attempts(delivery_id)
+            .await
+            .expect("attempts can be listed")
     }
 
     /// Returns the counts of deliveries by status.

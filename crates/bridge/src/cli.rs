@@ -34,7 +34,8 @@ pub enum Command {
     /// Checks the configuration and its secrets, lists every problem, and
     /// exits non-zero if there is one.
     CheckConfig,
-    /// Prints the `X-Webhook-Signature` header for a body.
+    /// Prints the signature headers for a body: `X-Webhook-Signature` as
+    /// Wamebo signs, or the Standard Webhooks headers an `erp` target sends.
     Sign(SignArgs),
     /// Posts a signed sample event to a running bridge and prints the
     /// HTTP status and response.
@@ -127,6 +128,32 @@ pub struct SignArgs {
     /// dropped).
     #[arg(long, group = "secret", value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
+
+    /// The signing scheme: `wamebo` prints `X-Webhook-Signature`, as Wamebo
+    /// and an `erp` target with `scheme = "wamebo"` send it;
+    /// `standard-webhooks` prints `webhook-id`, `webhook-timestamp` and
+    /// `webhook-signature` for a `whsec_` secret.
+    #[arg(long, value_enum, default_value_t = SignScheme::Wamebo)]
+    pub scheme: SignScheme,
+
+    /// The `webhook-id` to sign, for `--scheme standard-webhooks`; a random
+    /// `msg_` id when omitted.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+
+    /// The `webhook-timestamp` to sign, in Unix seconds, for `--scheme
+    /// standard-webhooks`; the current time when omitted.
+    #[arg(long, value_name = "SECONDS")]
+    pub timestamp: Option<i64>,
+}
+
+/// The signing schemes `sign` can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignScheme {
+    /// `X-Webhook-Signature: sha256=<hex>` over the body.
+    Wamebo,
+    /// Standard Webhooks `v1` over `{id}.{timestamp}.{body}`.
+    StandardWebhooks,
 }
 
 /// The sample events `send-test-event` can send.

@@ -73,7 +73,7 @@ fn has_id_type(settings: &Settings, target: &TargetId, type_name: &str) -> bool 
         return true;
     }
     tracing::warn!(
-        %target,
+        target_id = %target,
         namespace = %settings.metafield_namespace,
         key = %settings.metafield_key,
         metafield_type = type_name,
@@ -106,7 +106,7 @@ async fn create_definition(
         Ok(data) => data.metafield_definition_create,
         Err(Failure::Unauthorized { detail } | Failure::Rejected { detail }) => {
             tracing::warn!(
-                %target,
+                target_id = %target,
                 error = %detail,
                 "cannot create the order metafield definition, so orders are looked up by tag: grant the app write_orders or create an `id` definition for orders, then restart"
             );
@@ -121,7 +121,7 @@ async fn create_definition(
     };
     if payload.created_definition.is_some() {
         tracing::info!(
-            %target,
+            target_id = %target,
             namespace = %settings.metafield_namespace,
             key = %settings.metafield_key,
             "created the order metafield definition that holds the Wamebo order id"
@@ -158,7 +158,7 @@ async fn create_definition(
         })
         .collect();
     tracing::warn!(
-        %target,
+        target_id = %target,
         errors = %crate::graphql::sanitize(&errors.join("; ")),
         "Shopify rejected the order metafield definition, so orders are looked up by tag: fix the cause and restart"
     );

@@ -103,7 +103,7 @@ impl ShopifySink {
             Ok(result) => result,
             Err(_elapsed) => {
                 tracing::warn!(
-                    target = %self.target_id,
+                    target_id = %self.target_id,
                     order_id,
                     "{step} timed out after request_timeout"
                 );
@@ -338,7 +338,7 @@ impl ShopifySink {
             None => CustomerChoice::Omitted,
         };
         tracing::info!(
-            target = %self.target_id,
+            target_id = %self.target_id,
             order_id = order.order_id,
             associate_existing = matches!(customer, CustomerChoice::Existing(_)),
             "Shopify rejected the new customer, retrying the order"
@@ -464,7 +464,7 @@ impl ShopifySink {
             TotalCheck::Differs { shopify, wamebo } => {
                 self.total_mismatches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    target = %self.target_id,
+                    target_id = %self.target_id,
                     order_id = order.order_id,
                     shopify_order = %node.id,
                     shopify_total = %shopify,
@@ -477,7 +477,7 @@ impl ShopifySink {
             }
             TotalCheck::Unknown => {
                 tracing::warn!(
-                    target = %self.target_id,
+                    target_id = %self.target_id,
                     order_id = order.order_id,
                     shopify_order = %node.id,
                     "Shopify returned no readable order total, so totals were not compared"
@@ -489,7 +489,7 @@ impl ShopifySink {
             }
         };
         tracing::info!(
-            target = %self.target_id,
+            target_id = %self.target_id,
             order_id = order.order_id,
             shopify_order = %node.id,
             shopify_name = node.name.as_deref().unwrap_or(""),

@@ -906,3 +906,81 @@ async fn low_budget_delays_next_request() {
         started.elapsed()
     );
 }
+
+/// Installs, once per test binary, a global subscriber that writes the
+/// bridge's `--log-format json` lines (event fields flattened beside
+/// tracing's own `target`, the module path) into memory, and returns that
+/// memory. A global subscriber, because a thread-local one misses events
+/// while other tests' threads run without one.
+fn global_json_log() -> CapturedLog {
+    static LOG: std::sync::OnceLock<CapturedLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test installs a subscriber");
+        log
+    })
+    .clone()
+}
+
+/// A log destination that keeps what the subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_keep_the_target_id() {
+    let server = start().await;
+    mount_documented_lookups(&server).await;
+    shopify(graphql("OrderCreate"))
+        .respond_with(created("gid://shopify/Order/9001", "275.00", "USD"))
+        .expect(1)
+        .named("OrderCreate with a total the shop raised")
+        .mount(&server)
+        .await;
+    let log = global_json_log();
+
+    sink(&server)
+        .create_order(&context(), &documented_order())
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    // Other tests log into the same memory, and their lines must name the
+    // target too.
+    let messages = [
+        "Shopify order total differs from the Wamebo total",
+        "created Shopify order",
+    ];
+    for message in messages {
+        let matching: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|line| line["message"] == message)
+            .collect();
+        assert!(!matching.is_empty(), "no log line `{message}` in {text}");
+        for line in matching {
+            assert_eq!(line["target_id"], "acme-shopify", "{line}");
+            assert_eq!(line["target"], "wamebo_shopify::sink", "{line}");
+        }
+    }
+}
