@@ -23,9 +23,10 @@ use tokio::net::TcpStream;
 #[derive(Debug, Parser)]
 #[command(about = "Sends signed order.created webhooks to a bridge and measures the responses")]
 struct Options {
-    /// Address of the bridge's public listener, such as 127.0.0.1:8080.
-    #[arg(long)]
-    target: String,
+    /// Address of a bridge's public listener, such as 127.0.0.1:8080. Repeat
+    /// it for several replicas; connections are spread over them in turn.
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
     /// Store id in the webhook path.
     #[arg(long, default_value = "demo")]
     store: String,
@@ -68,18 +69,19 @@ fn order_body(order_id: u64, timestamp: &str) -> String {
 
 async fn run_connection(
     options: Arc<Options>,
+    target: String,
     secret: Arc<Vec<u8>>,
     next_order_id: Arc<AtomicU64>,
     deadline: Instant,
 ) -> anyhow::Result<ConnectionReport> {
-    let stream = TcpStream::connect(&options.target)
+    let stream = TcpStream::connect(&target)
         .await
-        .with_context(|| format!("cannot connect to {}", options.target))?;
+        .with_context(|| format!("cannot connect to {target}"))?;
     stream.set_nodelay(true)?;
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
 
-    let uri = format!("http://{}/webhooks/{}", options.target, options.store);
+    let uri = format!("http://{target}/webhooks/{}", options.store);
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut report = ConnectionReport {
         latencies: Histogram::new_with_bounds(1, 60_000_000, 3)?,
@@ -92,7 +94,7 @@ async fn run_connection(
         let body = order_body(order_id, &timestamp);
         let signature = wamebo_signature::sign_header(&secret, body.as_bytes());
         let request = hyper::Request::post(&uri)
-            .header("host", &options.target)
+            .header("host", &target)
             .header("content-type", "application/json")
             .header("x-webhook-signature", signature)
             .body(Full::new(Bytes::from(body)))?;
@@ -127,9 +129,11 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let mut tasks = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections {
+    for connection in 0..options.connections {
+        let target = options.targets[connection % options.targets.len()].clone();
         tasks.push(tokio::spawn(run_connection(
             options.clone(),
+            target,
             secret.clone(),
             next_order_id.clone(),
             deadline,
@@ -156,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let total = latencies.len();
+    println!("targets:           {}", options.targets.join(" "));
     println!("connections:       {}", options.connections);
     println!("duration_s:        {elapsed:.2}");
     println!("requests:          {total}");
