@@ -58,6 +58,7 @@ pub(crate) enum Failure {
 /// The Admin API client of one target.
 #[derive(Debug)]
 pub(crate) struct GraphqlClient {
+    target: TargetId,
     http: reqwest::Client,
     endpoint: Url,
     tokens: TokenProvider,
@@ -114,6 +115,7 @@ impl GraphqlClient {
             .user_agent(concat!("wamebo-bridge/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(GraphqlClient {
+            target: target.clone(),
             tokens: TokenProvider::new(settings, target, http.clone()),
             http,
             endpoint: settings.endpoint.clone(),
@@ -150,6 +152,7 @@ impl GraphqlClient {
             return Err(rejection);
         };
         tracing::info!(
+            target_id = %self.target,
             operation = operation.name,
             "Shopify rejected the access token, sending the request again with a new token"
         );

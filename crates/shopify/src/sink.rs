@@ -552,7 +552,7 @@ impl ShopifySink {
             Failure::Throttled { retry_after } => DeliveryError::Retry {
                 reason: ReasonCode::RemoteThrottled,
                 message: format!(
-                    "target {target}: order {order_id}: {step} was throttled by Shopify's query cost limit: retry in {} ms",
+                    "target {target}: order {order_id}: {step} was throttled by Shopify's rate limit: retry in {} ms",
                     retry_after.as_millis()
                 ),
                 retry_after: Some(retry_after),
