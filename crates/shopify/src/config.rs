@@ -201,7 +201,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// How the target authenticates to the Admin API.
+/// The credentials the target presents to the Admin API.
 #[derive(Debug, Clone)]
 pub(crate) enum Credentials {
     /// A fixed access token, from a custom app created in the Shopify admin.

@@ -68,8 +68,8 @@ pub(crate) struct GraphqlClient {
 /// The outcome of one POST of a GraphQL request.
 enum Posted<T> {
     Done(Result<T, Failure>),
-    /// Shopify answered HTTP 401: the token is invalid or expired, and the
-    /// operation did not run.
+    /// Shopify rejected the token with HTTP 401 because it is invalid or
+    /// expired, so the operation did not run.
     TokenRejected(Failure),
 }
 
@@ -126,7 +126,7 @@ impl GraphqlClient {
     /// Runs `operation` with `variables` and decodes its `data`, finishing
     /// by `deadline` or failing.
     ///
-    /// When Shopify answers HTTP 401 and the token came from the client
+    /// When Shopify returns HTTP 401 and the token came from the client
     /// credentials grant, the token is replaced once and the request sent
     /// once more. A 401 means the operation did not run, so the repeat
     /// cannot create a second order.

@@ -7,7 +7,7 @@
 //! and <https://shopify.dev/docs/apps/build/authentication-authorization/client-secrets>:
 //! `POST https://{shop}.myshopify.com/admin/oauth/access_token` with the
 //! form body `grant_type=client_credentials&client_id=…&client_secret=…`,
-//! answered with `{"access_token": "…", "scope": "…", "expires_in": 86399}`.
+//! which returns `{"access_token": "…", "scope": "…", "expires_in": 86399}`.
 //! The response carries no refresh token, so a new token is requested with
 //! the same client ID and secret.
 
@@ -25,20 +25,20 @@ use wamebo_core::{ConfigSecret, TargetId};
 use crate::config::{Credentials, Settings};
 use crate::graphql::{read_body, retry_after, sanitize, transport_detail, Failure};
 
-/// The longest a token is renewed before its `expires_in` runs out. A
-/// 24-hour token is renewed 5 minutes early.
+/// The maximum time by which a token is renewed before its `expires_in`
+/// runs out. A 24-hour token is renewed 5 minutes early.
 const MAX_RENEWAL_MARGIN: Duration = Duration::from_secs(300);
 
 /// How long a token whose renewal failed is used before the renewal is
 /// tried again, while it has not expired.
 const RENEWAL_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The longest token lifetime taken from `expires_in`, so that adding it to
+/// The maximum token lifetime taken from `expires_in`, so that adding it to
 /// an `Instant` cannot overflow.
 const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
-/// The longest OAuth `error` code kept in an error message. Longer or
-/// unusual values are not echoed.
+/// The maximum length of an OAuth `error` code kept in an error message.
+/// Longer or unusual values are left out.
 const MAX_ERROR_CODE_CHARS: usize = 64;
 
 /// An Admin API access token. `Debug` prints only its generation.
@@ -107,7 +107,7 @@ impl TokenProvider {
         }
     }
 
-    /// Returns a token to use in place of `rejected`, which Shopify answered
+    /// Returns a token to use in place of `rejected`, which Shopify rejected
     /// with HTTP 401. Returns `None` for a fixed token, which has no
     /// replacement. When another caller already replaced `rejected`, its
     /// token is returned without a new request.
@@ -186,7 +186,7 @@ impl CachedToken {
 
 impl GrantState {
     /// Returns the cached token unless it is the rejected generation or
-    /// `usable` says it is too old.
+    /// `usable` returns false for it.
     fn cached(
         &self,
         rejected: Option<u64>,
@@ -232,9 +232,9 @@ impl GrantClient {
         if let Some(token) = state.cached(rejected, |cached| cached.is_fresh(now)) {
             return Ok(token);
         }
-        // A request finished while this caller waited for the lock. It
-        // failed, since a success would have returned above, and this
-        // caller shares its failure instead of repeating it at once.
+        // When a request finished while this caller waited for the lock and
+        // failed, this caller shares that failure instead of sending the
+        // same request again at once.
         if self.finished_requests.load(Ordering::Acquire) != requests_before {
             if let Some(failure) = state.last_failure.clone() {
                 return state
@@ -246,9 +246,8 @@ impl GrantClient {
         let result = self.request_token(deadline).await;
         self.finished_requests.fetch_add(1, Ordering::AcqRel);
         match result {
-            Ok(cached) => {
+            Ok(mut cached) => {
                 state.generation += 1;
-                let mut cached = cached;
                 cached.token.generation = state.generation;
                 let token = cached.token.clone();
                 state.token = Some(cached);
@@ -377,8 +376,8 @@ impl GrantClient {
         }
     }
 
-    /// Sorts a non-2xx response of the token endpoint. Shopify answers a
-    /// refused grant with HTTP 400 and an OAuth error body such as
+    /// Sorts a non-2xx response of the token endpoint. Shopify rejects a
+    /// grant with HTTP 400 and an OAuth error body such as
     /// `{"error": "invalid_request", "error_description": "…"}`.
     fn status_failure(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
         match status.as_u16() {
@@ -465,7 +464,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renewal_margin_is_a_tenth_up_to_five_minutes() {
+    fn renewal_margin_caps_at_five_minutes() {
         let cases = [
             (Duration::from_secs(86_399), Duration::from_secs(300)),
             (Duration::from_secs(3600), Duration::from_secs(300)),

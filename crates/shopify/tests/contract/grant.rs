@@ -20,7 +20,7 @@ const RENEWED_TOKEN: &str = "shpat_contract_renewed";
 /// The lifetime Shopify gives a client credentials token, in seconds.
 const DAY_TOKEN_LIFETIME: u64 = 86_399;
 
-/// Answers the next grant request with `token`, once.
+/// Mounts a response issuing `token` to the next grant request only.
 async fn mount_first_token(server: &MockServer, token: &str, expires_in: u64) {
     token_request()
         .respond_with(issued(token, expires_in))
@@ -32,7 +32,8 @@ async fn mount_first_token(server: &MockServer, token: &str, expires_in: u64) {
         .await;
 }
 
-/// Answers `CustomerByPhone` sent with `token` for the documented phone.
+/// Mounts a `CustomerByPhone` response for the documented phone, matched
+/// only when sent with `token`.
 async fn mount_customer_with(server: &MockServer, token: &str, times: u64) {
     shopify_with(
         token,
@@ -47,7 +48,7 @@ async fn mount_customer_with(server: &MockServer, token: &str, times: u64) {
     .await;
 }
 
-/// Answers `OrderCreate` sent with `token`.
+/// Mounts an `OrderCreate` response, matched only when sent with `token`.
 async fn mount_order_create_with(server: &MockServer, token: &str, times: u64) {
     shopify_with(token, graphql("OrderCreate"))
         .respond_with(created("gid://shopify/Order/9001", "250.00", "USD"))
