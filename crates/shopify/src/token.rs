@@ -127,6 +127,10 @@ impl TokenProvider {
 }
 
 /// Requests tokens with the client credentials grant and caches the latest.
+///
+/// NOTE: each bridge process requests its own token. The pages cited above
+/// do not say whether a new grant revokes the tokens issued before it. If it
+/// does, replicas replace each other's tokens through the HTTP 401 path.
 pub(crate) struct GrantClient {
     target: TargetId,
     http: reqwest::Client,
