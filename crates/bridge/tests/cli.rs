@@ -273,10 +273,12 @@ fn missing_config_names_the_fix() {
 
 /// The secrets every example and documentation snippet names, with values
 /// of the right shape.
-const EXAMPLE_SECRETS: [(&str, &str); 6] = [
+const EXAMPLE_SECRETS: [(&str, &str); 8] = [
     ("ACME_WAMEBO_SECRET", "wh_sec_example"),
     ("ACME_WC_KEY", "ck_example"),
     ("ACME_WC_SECRET", "cs_example"),
+    ("ACME_SHOPIFY_CLIENT_ID", "0123456789abcdef0123456789abcdef"),
+    ("ACME_SHOPIFY_CLIENT_SECRET", "shpss_example"),
     ("ACME_SHOPIFY_TOKEN", "shpat_example"),
     ("ACME_ERP_TOKEN", "erp_example_token"),
     ("ACME_ERP_SIGNING_SECRET", VECTOR_SECRET),
@@ -305,7 +307,11 @@ fn example_configs_are_valid() {
         ),
         (
             "config/examples/shopify.toml",
-            &["ACME_WAMEBO_SECRET", "ACME_SHOPIFY_TOKEN"],
+            &[
+                "ACME_WAMEBO_SECRET",
+                "ACME_SHOPIFY_CLIENT_ID",
+                "ACME_SHOPIFY_CLIENT_SECRET",
+            ],
             "POST /webhooks/acme -> [acme-shopify]",
         ),
         (
@@ -343,7 +349,11 @@ fn example_configs_need_their_secrets() {
         ),
         (
             "config/examples/shopify.toml",
-            &["ACME_WAMEBO_SECRET", "ACME_SHOPIFY_TOKEN"],
+            &[
+                "ACME_WAMEBO_SECRET",
+                "ACME_SHOPIFY_CLIENT_ID",
+                "ACME_SHOPIFY_CLIENT_SECRET",
+            ],
         ),
         (
             "config/examples/erp.toml",

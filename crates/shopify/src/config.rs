@@ -32,9 +32,22 @@ pub struct ShopifyConfig {
     /// API is served only on this domain, never on a custom storefront domain.
     pub shop_domain: String,
 
-    /// The Admin API access token of the shop's custom app (`shpat_…`),
-    /// given as `env:NAME` or `file:/path`.
-    pub access_token: ConfigSecret,
+    /// The fixed Admin API access token (`shpat_…`) of a custom app created
+    /// in the Shopify admin, given as `env:NAME` or `file:/path`. Set either
+    /// this key or `client_id` and `client_secret`.
+    #[serde(default)]
+    pub access_token: Option<ConfigSecret>,
+
+    /// The client ID of an app created in the Dev Dashboard, given as
+    /// `env:NAME` or `file:/path`. With `client_secret`, the target requests
+    /// expiring access tokens through the OAuth client credentials grant.
+    #[serde(default)]
+    pub client_id: Option<ConfigSecret>,
+
+    /// The client secret of an app created in the Dev Dashboard, given as
+    /// `env:NAME` or `file:/path`.
+    #[serde(default)]
+    pub client_secret: Option<ConfigSecret>,
 
     /// The pinned Admin API version, `YYYY-MM`. Defaults to
     /// [`DEFAULT_API_VERSION`]; versions older than [`MIN_API_VERSION`] are
@@ -42,13 +55,14 @@ pub struct ShopifyConfig {
     #[serde(default = "default_api_version")]
     pub api_version: String,
 
-    /// Replaces `https://{shop_domain}` in the endpoint URL. Meant for tests
-    /// against a local stand-in for Shopify.
+    /// Replaces `https://{shop_domain}` in the GraphQL and token endpoint
+    /// URLs. Meant for tests against a local stand-in for Shopify.
     #[serde(default)]
     pub base_url: Option<String>,
 
     /// Allows an `http://` `base_url`. Only for local tests: the access
-    /// token would otherwise cross the network in clear text.
+    /// token and client secret would otherwise cross the network in clear
+    /// text.
     #[serde(default)]
     pub allow_insecure_http: bool,
 
@@ -187,13 +201,28 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// A configuration that passed validation, with the endpoint resolved.
+/// The credentials the target presents to the Admin API.
+#[derive(Debug, Clone)]
+pub(crate) enum Credentials {
+    /// A fixed access token, from a custom app created in the Shopify admin.
+    AccessToken(ConfigSecret),
+    /// The client ID and secret of an app created in the Dev Dashboard,
+    /// exchanged for expiring access tokens.
+    ClientCredentials {
+        client_id: ConfigSecret,
+        client_secret: ConfigSecret,
+    },
+}
+
+/// A configuration that passed validation, with the endpoints resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub endpoint: Url,
+    /// The OAuth endpoint of the client credentials grant.
+    pub token_endpoint: Url,
     pub allow_insecure_http: bool,
     pub shop_domain: String,
-    pub access_token: ConfigSecret,
+    pub credentials: Credentials,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub sku_cache_ttl: Duration,
@@ -231,6 +260,9 @@ impl ShopifyConfig {
             ));
         }
 
+        let credentials = choose_credentials(self.access_token, self.client_id, self.client_secret)
+            .map_err(|(key, problem)| error(key, problem))?;
+
         validate_api_version(&self.api_version).map_err(|problem| error("api_version", problem))?;
 
         let base = match &self.base_url {
@@ -249,6 +281,12 @@ impl ShopifyConfig {
         let endpoint = base
             .join(&format!("admin/api/{}/graphql.json", self.api_version))
             .map_err(|parse| error("base_url", format!("cannot form the endpoint URL: {parse}")))?;
+        let token_endpoint = base.join("admin/oauth/access_token").map_err(|parse| {
+            error(
+                "base_url",
+                format!("cannot form the token endpoint URL: {parse}"),
+            )
+        })?;
 
         if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
             return Err(error(
@@ -286,9 +324,10 @@ impl ShopifyConfig {
 
         Ok(Settings {
             endpoint,
+            token_endpoint,
             allow_insecure_http: self.allow_insecure_http,
             shop_domain,
-            access_token: self.access_token,
+            credentials,
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             sku_cache_ttl: self.sku_cache_ttl,
@@ -302,6 +341,39 @@ impl ShopifyConfig {
             metafield_namespace: self.metafield_namespace,
             metafield_key: self.metafield_key,
         })
+    }
+}
+
+/// Accepts exactly one way to authenticate: `access_token` alone, or
+/// `client_id` with `client_secret`. Returns the key at fault and the
+/// problem otherwise.
+fn choose_credentials(
+    access_token: Option<ConfigSecret>,
+    client_id: Option<ConfigSecret>,
+    client_secret: Option<ConfigSecret>,
+) -> Result<Credentials, (&'static str, String)> {
+    match (access_token, client_id, client_secret) {
+        (Some(token), None, None) => Ok(Credentials::AccessToken(token)),
+        (None, Some(client_id), Some(client_secret)) => Ok(Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        }),
+        (Some(_), _, _) => Err((
+            "access_token",
+            "is set together with `client_id` or `client_secret`: keep `client_id` and `client_secret` for an app created in the Dev Dashboard, or only `access_token` for a custom app created in the Shopify admin".to_owned(),
+        )),
+        (None, Some(_), None) => Err((
+            "client_secret",
+            "is missing: `client_id` needs the app's `client_secret` from its Settings page in the Dev Dashboard".to_owned(),
+        )),
+        (None, None, Some(_)) => Err((
+            "client_id",
+            "is missing: `client_secret` needs the app's `client_id` from its Settings page in the Dev Dashboard".to_owned(),
+        )),
+        (None, None, None) => Err((
+            "client_id",
+            "is missing: set `client_id` and `client_secret` for an app created in the Dev Dashboard, or `access_token` for a custom app created in the Shopify admin".to_owned(),
+        )),
     }
 }
 
@@ -378,7 +450,7 @@ fn parse_base_url(text: &str, allow_insecure_http: bool) -> Result<Url, String> 
         "http" if allow_insecure_http => {}
         "http" => {
             return Err(format!(
-                "`{text}` uses plain http, which would send the access token unencrypted: use https, or set `allow_insecure_http = true` for a local test server"
+                "`{text}` uses plain http, which would send the access token or client secret unencrypted: use https, or set `allow_insecure_http = true` for a local test server"
             ))
         }
         other => return Err(format!("`{text}` has scheme `{other}`: use https")),
@@ -511,6 +583,109 @@ mod tests {
             settings.endpoint.as_str(),
             "http://127.0.0.1:9000/admin/api/2026-10/graphql.json"
         );
+        assert_eq!(
+            settings.token_endpoint.as_str(),
+            "http://127.0.0.1:9000/admin/oauth/access_token"
+        );
+    }
+
+    /// Returns the base configuration with `access_token` replaced by the
+    /// keys in `keys`, each set to a resolvable secret reference.
+    fn with_credentials(keys: &[&str]) -> serde_json::Value {
+        std::env::set_var("WAMEBO_SHOPIFY_CONFIG_TEST_CLIENT_ID", "client-id");
+        std::env::set_var("WAMEBO_SHOPIFY_CONFIG_TEST_CLIENT_SECRET", "shpss_test");
+        let mut config = base();
+        config.as_object_mut().unwrap().remove("access_token");
+        for key in keys {
+            config[*key] = match *key {
+                "access_token" => "env:WAMEBO_SHOPIFY_CONFIG_TEST_TOKEN",
+                "client_id" => "env:WAMEBO_SHOPIFY_CONFIG_TEST_CLIENT_ID",
+                _ => "env:WAMEBO_SHOPIFY_CONFIG_TEST_CLIENT_SECRET",
+            }
+            .into();
+        }
+        config
+    }
+
+    #[test]
+    fn client_credentials_select_the_grant() {
+        let settings = parse(with_credentials(&["client_id", "client_secret"]))
+            .unwrap()
+            .validate(&target())
+            .unwrap();
+
+        let Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        } = &settings.credentials
+        else {
+            panic!(
+                "expected client credentials, got {:?}",
+                settings.credentials
+            );
+        };
+        assert_eq!(client_id.expose(), "client-id");
+        assert_eq!(client_secret.expose(), "shpss_test");
+        assert_eq!(
+            settings.token_endpoint.as_str(),
+            "https://acme.myshopify.com/admin/oauth/access_token"
+        );
+    }
+
+    #[test]
+    fn access_token_selects_the_fixed_token() {
+        let settings = parse(base()).unwrap().validate(&target()).unwrap();
+
+        let Credentials::AccessToken(token) = &settings.credentials else {
+            panic!("expected a fixed token, got {:?}", settings.credentials);
+        };
+        assert_eq!(token.expose(), "shpat_test");
+    }
+
+    #[test]
+    fn credential_combinations_are_rejected() {
+        let cases: [(&[&str], &str, &[&str]); 6] = [
+            (&[], "client_id", &["client_secret", "access_token"]),
+            (&["client_id"], "client_secret", &["Dev Dashboard"]),
+            (&["client_secret"], "client_id", &["Dev Dashboard"]),
+            (
+                &["access_token", "client_id"],
+                "access_token",
+                &["client_id", "client_secret"],
+            ),
+            (
+                &["access_token", "client_secret"],
+                "access_token",
+                &["client_id", "client_secret"],
+            ),
+            (
+                &["access_token", "client_id", "client_secret"],
+                "access_token",
+                &["client_id", "client_secret"],
+            ),
+        ];
+        for (keys, expected_key, named) in cases {
+            let config = parse(with_credentials(keys)).unwrap();
+
+            let error = config.validate(&target()).unwrap_err();
+
+            assert_eq!(error.key, expected_key, "{keys:?}: {error}");
+            for name in named {
+                assert!(error.problem.contains(name), "{keys:?}: {error}");
+            }
+            assert!(!error.to_string().contains("shpss_test"), "{error}");
+        }
+    }
+
+    #[test]
+    fn literal_client_secret_is_rejected() {
+        let mut config = with_credentials(&["client_id"]);
+        config["client_secret"] = "shpss_literal".into();
+
+        let error = parse(config).unwrap_err().to_string();
+
+        assert!(error.contains("env:NAME"), "{error}");
+        assert!(!error.contains("shpss_literal"), "{error}");
     }
 
     #[test]
@@ -542,7 +717,14 @@ mod tests {
 
     #[test]
     fn unknown_and_reserved_keys_are_rejected() {
-        for key in ["id", "kind", "events", "shop_domian", "consumer_key"] {
+        for key in [
+            "id",
+            "kind",
+            "events",
+            "shop_domian",
+            "consumer_key",
+            "api_key",
+        ] {
             let config = with(key, "x".into());
             let error = parse(config).unwrap_err().to_string();
             assert!(error.contains("unknown field"), "`{key}`: {error}");

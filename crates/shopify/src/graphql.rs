@@ -10,10 +10,11 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use wamebo_core::ConfigSecret;
+use wamebo_core::TargetId;
 
 use crate::config::Settings;
 use crate::cost::{CostPacer, QueryCost};
+use crate::token::{AccessToken, TokenProvider};
 
 /// The maximum response body read. Admin API responses to this crate's
 /// operations are a few kilobytes.
@@ -42,6 +43,9 @@ pub(crate) enum Failure {
     /// Shopify rejected the access token or its scopes (HTTP 401 or 403, or
     /// an `ACCESS_DENIED` error).
     Unauthorized { detail: String },
+    /// Shopify refused to issue an access token for the client ID and
+    /// secret. No Admin API request was sent.
+    GrantRefused { detail: String },
     /// A temporary failure. `reached` is true when the request may have
     /// reached Shopify and run there.
     Unavailable { detail: String, reached: bool },
@@ -54,10 +58,19 @@ pub(crate) enum Failure {
 /// The Admin API client of one target.
 #[derive(Debug)]
 pub(crate) struct GraphqlClient {
+    target: TargetId,
     http: reqwest::Client,
     endpoint: Url,
-    access_token: ConfigSecret,
+    tokens: TokenProvider,
     pacer: CostPacer,
+}
+
+/// The outcome of one POST of a GraphQL request.
+enum Posted<T> {
+    Done(Result<T, Failure>),
+    /// Shopify rejected the token with HTTP 401 because it is invalid or
+    /// expired, so the operation did not run.
+    TokenRejected(Failure),
 }
 
 #[derive(Deserialize)]
@@ -92,8 +105,8 @@ struct ErrorExtensions {
 
 impl GraphqlClient {
     /// Builds the client. Redirects are not followed, so the access token
-    /// is never sent to another host.
-    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+    /// and client secret are never sent to another host.
+    pub fn new(settings: &Settings, target: &TargetId) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
@@ -102,15 +115,21 @@ impl GraphqlClient {
             .user_agent(concat!("wamebo-bridge/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(GraphqlClient {
+            target: target.clone(),
+            tokens: TokenProvider::new(settings, target, http.clone()),
             http,
             endpoint: settings.endpoint.clone(),
-            access_token: settings.access_token.clone(),
             pacer: CostPacer::default(),
         })
     }
 
     /// Runs `operation` with `variables` and decodes its `data`, finishing
     /// by `deadline` or failing.
+    ///
+    /// When Shopify returns HTTP 401 and the token came from the client
+    /// credentials grant, the token is replaced once and the request sent
+    /// once more. A 401 means the operation did not run, so the repeat
+    /// cannot create a second order.
     pub async fn execute<T: DeserializeOwned>(
         &self,
         operation: Operation,
@@ -118,23 +137,69 @@ impl GraphqlClient {
         deadline: Instant,
     ) -> Result<T, Failure> {
         self.pace(operation, deadline).await?;
-        let remaining = remaining_before(deadline)?;
-
         let body = json!({
             "query": operation.document,
             "operationName": operation.name,
             "variables": variables,
         });
-        let response = self
+
+        let token = self.tokens.current(deadline).await?;
+        let rejection = match self.post(operation, &body, &token, deadline).await {
+            Posted::Done(result) => return result,
+            Posted::TokenRejected(failure) => failure,
+        };
+        let Some(replacement) = self.tokens.replace(&token, deadline).await? else {
+            return Err(rejection);
+        };
+        tracing::info!(
+            target_id = %self.target,
+            operation = operation.name,
+            "Shopify rejected the access token, sending the request again with a new token"
+        );
+        match self.post(operation, &body, &replacement, deadline).await {
+            Posted::Done(result) => result,
+            Posted::TokenRejected(failure) => Err(failure),
+        }
+    }
+
+    /// Sends one POST and decodes its response.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        operation: Operation,
+        body: &Value,
+        token: &AccessToken,
+        deadline: Instant,
+    ) -> Posted<T> {
+        let remaining = match remaining_before(deadline) {
+            Ok(remaining) => remaining,
+            Err(failure) => return Posted::Done(Err(failure)),
+        };
+        let sent = self
             .http
             .post(self.endpoint.clone())
-            .header("X-Shopify-Access-Token", self.access_token.expose())
+            .header("X-Shopify-Access-Token", token.expose())
             .timeout(remaining)
-            .json(&body)
+            .json(body)
             .send()
-            .await
-            .map_err(transport_failure)?;
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Posted::Done(Err(transport_failure(error))),
+        };
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let failure = status_failure(response.status(), response.headers(), None);
+            return Posted::TokenRejected(failure);
+        }
+        Posted::Done(self.decode(operation, response).await)
+    }
 
+    /// Decodes a response: records its query cost, sorts a failure, and
+    /// reads `data`.
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        operation: Operation,
+        response: reqwest::Response,
+    ) -> Result<T, Failure> {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = read_body(response).await?;
@@ -203,7 +268,7 @@ fn remaining_before(deadline: Instant) -> Result<Duration, Failure> {
     Ok(remaining)
 }
 
-async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+pub(crate) async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, Failure> {
     let declared = response
         .headers()
         .get(CONTENT_LENGTH)
@@ -228,6 +293,14 @@ async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, Failure> {
 /// have run.
 fn transport_failure(error: reqwest::Error) -> Failure {
     let reached = !(error.is_connect() || error.is_builder());
+    Failure::Unavailable {
+        detail: transport_detail(error),
+        reached,
+    }
+}
+
+/// Describes a transport error with its causes, without the URL.
+pub(crate) fn transport_detail(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut detail = if error.is_timeout() {
         "request timed out".to_owned()
@@ -240,10 +313,7 @@ fn transport_failure(error: reqwest::Error) -> Failure {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    Failure::Unavailable {
-        detail: sanitize(&detail),
-        reached,
-    }
+    sanitize(&detail)
 }
 
 /// Sorts a non-2xx response, following Shopify's list of response codes
@@ -283,7 +353,7 @@ fn status_failure(status: StatusCode, headers: &HeaderMap, cost: Option<&QueryCo
 
 /// Reads `Retry-After` as seconds. Shopify sends decimal seconds such as
 /// `2.0`.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds: f64 = text.parse().ok()?;
     if !seconds.is_finite() || seconds < 0.0 {
@@ -469,6 +539,7 @@ mod tests {
             let kind = match failure {
                 Failure::Throttled { .. } => "throttled",
                 Failure::Unauthorized { .. } => "unauthorized",
+                Failure::GrantRefused { .. } => "refused",
                 Failure::Unavailable { .. } => "unavailable",
                 Failure::Rejected { .. } => "rejected",
                 Failure::InvalidResponse { .. } => "invalid",
@@ -490,6 +561,7 @@ mod tests {
             let kind = match errors_failure(&errors, None) {
                 Failure::Throttled { .. } => "throttled",
                 Failure::Unauthorized { .. } => "unauthorized",
+                Failure::GrantRefused { .. } => "refused",
                 Failure::Unavailable { .. } => "unavailable",
                 Failure::Rejected { .. } => "rejected",
                 Failure::InvalidResponse { .. } => "invalid",

@@ -16,6 +16,7 @@ mod operations;
 mod payload;
 mod setup;
 mod sink;
+mod token;
 mod totals;
 
 pub use config::{

@@ -11,7 +11,7 @@ use wamebo_core::{
 };
 
 use crate::catalog::{resolve_variant, Unresolved, VariantCache};
-use crate::config::{ConfigError, CurrencyMode, Settings, ShopifyConfig};
+use crate::config::{ConfigError, Credentials, CurrencyMode, Settings, ShopifyConfig};
 use crate::graphql::{sanitize, Failure, GraphqlClient};
 use crate::operations::{
     CustomerData, OrderByIdData, OrderCreateData, OrderNode, OrdersData, UserError,
@@ -53,7 +53,7 @@ impl ShopifySink {
     /// key at fault, such as `targets.acme-shopify.shop_domain`, and the fix.
     pub fn new(target_id: TargetId, config: ShopifyConfig) -> Result<Self, ConfigError> {
         let settings = config.validate(&target_id)?;
-        let client = GraphqlClient::new(&settings).map_err(|error| ConfigError {
+        let client = GraphqlClient::new(&settings, &target_id).map_err(|error| ConfigError {
             target: target_id.clone(),
             key: "base_url",
             problem: format!("cannot build the HTTP client: {error}"),
@@ -524,6 +524,19 @@ impl ShopifySink {
         )
     }
 
+    /// Returns the fix for a token or scope that Shopify rejected.
+    fn unauthorized_fix(&self) -> String {
+        match &self.settings.credentials {
+            Credentials::AccessToken(_) => {
+                format!("check access_token and that the app has the {REQUIRED_SCOPES} scopes")
+            }
+            Credentials::ClientCredentials { .. } => format!(
+                "check that the app is installed on {} and that its active version has the {REQUIRED_SCOPES} scopes",
+                self.settings.shop_domain
+            ),
+        }
+    }
+
     /// Sorts a request failure into what the dispatcher does next. `creates`
     /// marks the `orderCreate` request, the only one that can leave an order
     /// behind when its outcome is unknown.
@@ -539,7 +552,7 @@ impl ShopifySink {
             Failure::Throttled { retry_after } => DeliveryError::Retry {
                 reason: ReasonCode::RemoteThrottled,
                 message: format!(
-                    "target {target}: order {order_id}: {step} was throttled by Shopify's query cost limit: retry in {} ms",
+                    "target {target}: order {order_id}: {step} was throttled by Shopify's rate limit: retry in {} ms",
                     retry_after.as_millis()
                 ),
                 retry_after: Some(retry_after),
@@ -548,7 +561,15 @@ impl ShopifySink {
             Failure::Unauthorized { detail } => DeliveryError::permanent(
                 ReasonCode::AuthFailed,
                 format!(
-                    "target {target}: order {order_id}: {step} failed: {detail}: check access_token and that the app has the {REQUIRED_SCOPES} scopes"
+                    "target {target}: order {order_id}: {step} failed: {detail}: {}",
+                    self.unauthorized_fix()
+                ),
+            ),
+            Failure::GrantRefused { detail } => DeliveryError::permanent(
+                ReasonCode::AuthFailed,
+                format!(
+                    "target {target}: order {order_id}: {step} failed: {detail}: check client_id and client_secret against the app's Settings page in the Dev Dashboard, and that the app is installed on {}",
+                    self.settings.shop_domain
                 ),
             ),
             Failure::Unavailable { detail, reached } => DeliveryError::Retry {

@@ -542,6 +542,10 @@ fn every_known_kind_is_accepted() {
             format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\naccess_token = \"{reference}\""),
         ),
         (
+            "shopify",
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\nclient_id = \"{reference}\"\nclient_secret = \"{reference}\""),
+        ),
+        (
             "erp",
             "kind = \"erp\"\nurl = \"https://erp.example.com/api/orders\"\nevents = [\"order.created\", \"message.received\"]".to_owned(),
         ),
@@ -571,8 +575,18 @@ fn platform_targets_reject_invalid_keys() {
         ),
         (
             "kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"".to_owned(),
-            "targets[0]",
-            "access_token",
+            "targets.acme-target.client_id",
+            "or `access_token`",
+        ),
+        (
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\naccess_token = \"{reference}\"\nclient_id = \"{reference}\"\nclient_secret = \"{reference}\""),
+            "targets.acme-target.access_token",
+            "keep `client_id` and `client_secret`",
+        ),
+        (
+            format!("kind = \"shopify\"\nshop_domain = \"acme.myshopify.com\"\nclient_id = \"{reference}\""),
+            "targets.acme-target.client_secret",
+            "is missing",
         ),
         (
             "kind = \"erp\"\nurl = \"https://erp.example.com\"\nretries = 3".to_owned(),

@@ -1,13 +1,15 @@
 //! Contract tests of the Shopify target against a stand-in Admin GraphQL
 //! API whose responses follow Shopify's documented shapes.
 
+mod grant;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wamebo_core::{DeliveryError, OrderSink, ReasonCode};
-use wiremock::ResponseTemplate;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 use support::*;
 
@@ -441,6 +443,14 @@ async fn unauthorized_token_is_auth_failed() {
         })))
         .expect(1)
         .named("ShopSetup answered 401")
+        .mount(&server)
+        .await;
+    // A fixed token has no replacement, so the 401 is final.
+    Mock::given(method("POST"))
+        .and(path(TOKEN_ENDPOINT))
+        .respond_with(issued(TOKEN, 86_399))
+        .expect(0)
+        .named("token request in fixed-token mode")
         .mount(&server)
         .await;
 

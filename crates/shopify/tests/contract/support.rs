@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use wamebo_core::{classify, ClassifyPolicy, DeliveryContext, Order, StoreId, TargetId};
 use wamebo_shopify::{ShopifyConfig, ShopifySink};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{body_string, header, method, path};
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 /// The access token every test sink sends.
@@ -14,6 +14,20 @@ const TOKEN_VARIABLE: &str = "WAMEBO_SHOPIFY_CONTRACT_TOKEN";
 
 /// The GraphQL endpoint path for the default API version.
 pub const ENDPOINT: &str = "/admin/api/2026-10/graphql.json";
+
+/// The client credentials grant's endpoint path.
+pub const TOKEN_ENDPOINT: &str = "/admin/oauth/access_token";
+
+/// The client ID of the test app from the Dev Dashboard.
+pub const CLIENT_ID: &str = "contract-client-id";
+const CLIENT_ID_VARIABLE: &str = "WAMEBO_SHOPIFY_CONTRACT_CLIENT_ID";
+
+/// The client secret of the test app. The `+` must arrive form-encoded.
+pub const CLIENT_SECRET: &str = "shpss_contract+secret";
+const CLIENT_SECRET_VARIABLE: &str = "WAMEBO_SHOPIFY_CONTRACT_CLIENT_SECRET";
+
+/// The client secret as it appears in the form-encoded token request.
+pub const CLIENT_SECRET_ENCODED: &str = "shpss_contract%2Bsecret";
 
 /// Matches a GraphQL request by operation name and, optionally, by its
 /// variables: all of them, or single values at JSON pointers.
@@ -89,11 +103,37 @@ impl Match for GraphqlMatcher {
 /// Starts a mock for `operation` on the GraphQL endpoint, sent with the
 /// test token.
 pub fn shopify(operation: GraphqlMatcher) -> MockBuilder {
+    shopify_with(TOKEN, operation)
+}
+
+/// Starts a mock for `operation` on the GraphQL endpoint, sent with `token`.
+pub fn shopify_with(token: &str, operation: GraphqlMatcher) -> MockBuilder {
     Mock::given(method("POST"))
         .and(path(ENDPOINT))
-        .and(header("X-Shopify-Access-Token", TOKEN))
+        .and(header("X-Shopify-Access-Token", token))
         .and(header("content-type", "application/json"))
         .and(operation)
+}
+
+/// Starts a mock for a client credentials grant request with the test
+/// app's client ID and secret, form-encoded as Shopify documents it.
+pub fn token_request() -> MockBuilder {
+    Mock::given(method("POST"))
+        .and(path(TOKEN_ENDPOINT))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(header("accept", "application/json"))
+        .and(body_string(format!(
+            "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET_ENCODED}"
+        )))
+}
+
+/// Builds the token endpoint's success response, shaped as Shopify sends it.
+pub fn issued(token: &str, expires_in: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": token,
+        "scope": "write_orders,read_orders,read_products,read_customers,write_customers",
+        "expires_in": expires_in
+    }))
 }
 
 /// Builds `extensions.cost` with a bucket of 2000 points refilling at 100
@@ -249,6 +289,32 @@ pub fn sink_with(server: &MockServer, adjust: impl FnOnce(&mut Value)) -> Shopif
 /// Builds a sink for `server` with the default configuration.
 pub fn sink(server: &MockServer) -> ShopifySink {
     sink_with(server, |_| {})
+}
+
+/// Builds a sink for `server` that requests its tokens with the test app's
+/// client ID and secret instead of a fixed access token.
+pub fn grant_sink(server: &MockServer) -> ShopifySink {
+    grant_sink_with(server, |_| {})
+}
+
+/// Builds a sink like [`grant_sink`], with `adjust` applied to the
+/// configuration first.
+pub fn grant_sink_with(server: &MockServer, adjust: impl FnOnce(&mut Value)) -> ShopifySink {
+    std::env::set_var(CLIENT_ID_VARIABLE, CLIENT_ID);
+    std::env::set_var(CLIENT_SECRET_VARIABLE, CLIENT_SECRET);
+    sink_with(server, |config| {
+        let fields = config.as_object_mut().unwrap();
+        fields.remove("access_token");
+        fields.insert(
+            "client_id".into(),
+            format!("env:{CLIENT_ID_VARIABLE}").into(),
+        );
+        fields.insert(
+            "client_secret".into(),
+            format!("env:{CLIENT_SECRET_VARIABLE}").into(),
+        );
+        adjust(config);
+    })
 }
 
 /// Returns the delivery context of a first attempt for store `acme`.
