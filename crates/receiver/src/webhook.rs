@@ -110,7 +110,15 @@ async fn process_webhook(
     // A malformed header is refused before the body is read at all.
     let signature = parse_signature(request)?;
 
-    let body = read_body(request, payload, shared.settings.max_body_bytes).await?;
+    let settings = &shared.settings;
+    let body = tokio::time::timeout(
+        settings.body_read_timeout,
+        read_body(request, payload, settings.max_body_bytes),
+    )
+    .await
+    .map_err(|_| WebhookError::BodyReadTimeout {
+        seconds: settings.body_read_timeout.as_secs_f64(),
+    })??;
 
     let body = verify_signature(body, &signature, store)?;
 
@@ -287,7 +295,11 @@ fn report_result(
         Err(WebhookError::Storage(error)) => {
             tracing::error!(error = %error, "webhook not recorded: storage failed, responded 503");
         }
-        Err(error @ (WebhookError::PayloadTooLarge { .. } | WebhookError::ReadBody(_))) => {
+        Err(
+            error @ (WebhookError::PayloadTooLarge { .. }
+            | WebhookError::BodyReadTimeout { .. }
+            | WebhookError::ReadBody(_)),
+        ) => {
             tracing::warn!(error = %error, "webhook rejected");
         }
         Err(WebhookError::UnknownStore) => {}
