@@ -1,12 +1,16 @@
 //! The real binary's operator commands against a running bridge and its
 //! database: migrate, send-test-event, events list and show, replay.
 
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use wamebo_e2e::{bridge_binary, order_body, read_orders, wait_until, BridgeProcess, TestConfig};
+use wamebo_e2e::{
+    bridge_binary, fresh, order_body, read_orders, spawn_app_with, wait_until, BridgeProcess,
+    TestConfig, DOCUMENTED_ORDER,
+};
 
 fn run(config: &Path, args: &[&str]) -> Output {
     Command::new(bridge_binary())
@@ -172,4 +176,51 @@ async fn operator_commands_work_against_a_running_bridge() {
 
     let status = bridge.terminate(Duration::from_secs(30));
     assert!(status.success(), "the bridge exited with {status}");
+}
+
+/// Runs the binary with its standard output closed at the reading end, as
+/// `wamebo-bridge events list | head -n 0` does, and returns its exit status
+/// and standard error.
+fn run_into_closed_pipe(config: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(bridge_binary())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the bridge binary runs");
+    // NOTE: the binary reads its configuration and database before it
+    // prints, so the reading end is closed first in practice, but nothing
+    // orders the two; a run that writes first passes without the check.
+    drop(child.stdout.take());
+    let mut errors = String::new();
+    child
+        .stderr
+        .take()
+        .expect("standard error is piped")
+        .read_to_string(&mut errors)
+        .expect("standard error is readable");
+    let status = child.wait().expect("the bridge binary exits");
+    (status, errors)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_output_into_closed_pipe() {
+    let config = TestConfig::default();
+    let path = config.write();
+    let app = spawn_app_with(config).await;
+    let (status, answer) = app.post_signed_json(&fresh(DOCUMENTED_ORDER)).await;
+    assert_eq!(status, 200, "{answer}");
+    let event_id = answer["event_id"].to_string();
+
+    for args in [
+        vec!["events", "list"],
+        vec!["events", "show", event_id.as_str()],
+    ] {
+        let (status, errors) = run_into_closed_pipe(&path, &args);
+
+        assert!(!errors.contains("panicked"), "{args:?}: {errors}");
+        assert!(status.success(), "{args:?} exited with {status}: {errors}");
+    }
 }

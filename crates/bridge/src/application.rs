@@ -65,6 +65,7 @@ impl Application {
             wiring::all_store_settings(&config),
             ReceiverSettings {
                 max_body_bytes: config.server.max_body_bytes,
+                ..ReceiverSettings::default()
             },
             dispatcher.wake_handle(),
             registry,

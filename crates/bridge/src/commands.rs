@@ -8,6 +8,7 @@ mod send_test_event;
 mod serve;
 mod sign;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -38,4 +39,17 @@ pub(crate) fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Config::load(path).context(
         "cannot use the configuration; fix the problems listed and run `wamebo-bridge check-config`",
     )
+}
+
+/// Writes `text` to standard output. A closed pipe, as when the output goes
+/// to `head`, ends the output quietly instead of failing.
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("cannot write to standard output"),
+    }
 }

@@ -14,8 +14,8 @@ use serde::{Serialize, Serializer};
 
 /// A validated phone number in E.164 form, such as `+919876543210`.
 ///
-/// `Debug` masks all but the last two digits, so a phone number that reaches a
-/// log line by accident still identifies no one.
+/// `Debug` masks all but the first two and the last two digits, so a phone
+/// number that reaches a log line by accident still identifies no one.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
@@ -125,7 +125,9 @@ fn possible_lengths() -> &'static HashMap<u16, Vec<u16>> {
     })
 }
 
-/// Masks every digit of a phone-like text but the last two.
+/// Masks a phone-like text for display: every digit but the first two and
+/// the last two becomes `*`, and so does every character other than a digit,
+/// a space or `+ - ( ) .`, because a malformed phone field may hold a name.
 pub fn mask_phone(text: &str) -> String {
     let digit_count = text.bytes().filter(u8::is_ascii_digit).count();
     let mut seen = 0;
@@ -139,8 +141,10 @@ pub fn mask_phone(text: &str) -> String {
                 } else {
                     '*'
                 }
-            } else {
+            } else if matches!(c, ' ' | '+' | '-' | '(' | ')' | '.') {
                 c
+            } else {
+                '*'
             }
         })
         .collect()
@@ -230,5 +234,19 @@ mod tests {
         let shown = format!("{phone:?}");
         assert_eq!(shown, "Phone(+91********10)");
         assert!(!shown.contains("98765"));
+    }
+
+    #[test]
+    fn mask_phone_hides_letters_and_symbols() {
+        let cases = [
+            ("15551234567", "15*******67"),
+            ("+1 (555) 123-4567", "+1 (5**) ***-**67"),
+            ("abc Yolanda", "*** *******"),
+            ("call 15551234567 now", "**** 15*******67 ***"),
+            ("Zoë +44", "*** +44"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(mask_phone(text), expected, "`{text}`");
+        }
     }
 }

@@ -25,6 +25,12 @@ pub enum WebhookError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive in full within `body_read_timeout`.
+    #[error("request body was not received within {seconds} s")]
+    BodyReadTimeout {
+        /// The timeout in seconds.
+        seconds: f64,
+    },
     /// The body could not be read, such as when the client disconnected.
     #[error("failed to read the request body: {0}")]
     ReadBody(String),
@@ -42,6 +48,7 @@ impl WebhookError {
         match self {
             WebhookError::UnknownStore => "unknown_store",
             WebhookError::PayloadTooLarge { .. } => "payload_too_large",
+            WebhookError::BodyReadTimeout { .. } => "body_read_timeout",
             WebhookError::ReadBody(_) => "invalid_body",
             WebhookError::InvalidSignature(_) => "invalid_signature",
             WebhookError::Storage(_) => "storage_unavailable",
@@ -69,6 +76,7 @@ impl ResponseError for WebhookError {
         match self {
             WebhookError::UnknownStore => StatusCode::NOT_FOUND,
             WebhookError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::BodyReadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             WebhookError::ReadBody(_) => StatusCode::BAD_REQUEST,
             WebhookError::InvalidSignature(_) => StatusCode::FORBIDDEN,
             WebhookError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,6 +89,7 @@ impl ResponseError for WebhookError {
             WebhookError::PayloadTooLarge { limit } => {
                 json!({ "error": "payload_too_large", "max_body_bytes": limit })
             }
+            WebhookError::BodyReadTimeout { .. } => json!({ "error": "body_read_timeout" }),
             WebhookError::ReadBody(_) => json!({ "error": "invalid_body" }),
             WebhookError::InvalidSignature(error) => {
                 json!({ "error": "invalid_signature", "reason": signature_reason(error) })

@@ -25,8 +25,8 @@ const MASKED_FIELDS: [&str; 9] = [
     "caption",
 ];
 
-/// Field names whose values are phone numbers: all digits but the first two
-/// and the last two are masked.
+/// Field names whose values are phone numbers, masked by [`mask_phone`]: all
+/// digits but the first two and the last two, and any letters.
 const PHONE_FIELDS: [&str; 3] = ["phone_number", "phone", "wa_id"];
 
 /// Returns the body as pretty-printed JSON with personal data masked: the
@@ -156,6 +156,16 @@ mod tests {
 
         assert!(!masked.contains("Michael"), "{masked}");
         assert!(masked.contains("5542"), "{masked}");
+    }
+
+    #[test]
+    fn malformed_phone_text_is_hidden() {
+        let body = br#"{"data":{"customer":{"phone_number":"ask Yolanda on 15551234567"}}}"#;
+
+        let masked = mask_body(body);
+
+        assert!(!masked.contains("Yolanda"), "{masked}");
+        assert!(!masked.contains("5512345"), "{masked}");
     }
 
     #[test]

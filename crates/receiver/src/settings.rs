@@ -1,6 +1,8 @@
 //! Per-store routing and receiver limits, as the binary builds them from
 //! its configuration.
 
+use std::time::Duration;
+
 use wamebo_core::{ClassifyPolicy, ConfigSecret, StoreId, TargetId};
 
 /// The event type that matches every event in [`TargetRoute::events`].
@@ -57,12 +59,19 @@ impl StoreSettings {
 pub struct ReceiverSettings {
     /// Maximum webhook body size in bytes. A larger body gets 413.
     pub max_body_bytes: usize,
+    /// Maximum time to read a body once its headers arrived. A
+    /// slower body gets 408, so a client sending a byte at a time cannot hold
+    /// a connection and its buffer open indefinitely.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ReceiverSettings {
     fn default() -> Self {
         ReceiverSettings {
             max_body_bytes: 1024 * 1024,
+            // Wamebo counts a response later than 3 seconds as a failure, so
+            // a body still arriving after 10 seconds cannot succeed anyway.
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }

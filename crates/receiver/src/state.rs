@@ -13,9 +13,10 @@ use crate::log_limit::WarnLimiter;
 use crate::metrics::ReceiverMetrics;
 use crate::settings::{ReceiverSettings, StoreSettings};
 
-/// How often a signature failure may be written to the log; the others are
-/// only counted in `wamebo_signature_failures_total`.
-const SIGNATURE_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+/// How often each kind of repeated webhook failure (an invalid signature, a
+/// rejected body, a storage failure) may be written to the log. The others
+/// are only counted in metrics, such as `wamebo_signature_failures_total`.
+const REPEATED_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// An error that prevents building the receiver from its settings.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,12 @@ pub(crate) struct Shared {
     pub(crate) wake: Arc<Notify>,
     pub(crate) metrics: ReceiverMetrics,
     pub(crate) signature_warnings: WarnLimiter,
+    /// Limits the log lines of bodies rejected for their size or a failed
+    /// read, which any client can send without a secret.
+    pub(crate) body_warnings: WarnLimiter,
+    /// Limits the log lines of webhooks that storage failed to record, one
+    /// per request during an outage otherwise.
+    pub(crate) storage_errors: WarnLimiter,
 }
 
 impl ReceiverState {
@@ -80,7 +87,9 @@ impl ReceiverState {
                 settings,
                 wake,
                 metrics,
-                signature_warnings: WarnLimiter::new(SIGNATURE_WARNING_INTERVAL),
+                signature_warnings: WarnLimiter::new(REPEATED_WARNING_INTERVAL),
+                body_warnings: WarnLimiter::new(REPEATED_WARNING_INTERVAL),
+                storage_errors: WarnLimiter::new(REPEATED_WARNING_INTERVAL),
             }),
         })
     }

@@ -110,7 +110,15 @@ async fn process_webhook(
     // A malformed header is refused before the body is read at all.
     let signature = parse_signature(request)?;
 
-    let body = read_body(request, payload, shared.settings.max_body_bytes).await?;
+    let settings = &shared.settings;
+    let body = tokio::time::timeout(
+        settings.body_read_timeout,
+        read_body(request, payload, settings.max_body_bytes),
+    )
+    .await
+    .map_err(|_| WebhookError::BodyReadTimeout {
+        seconds: settings.body_read_timeout.as_secs_f64(),
+    })??;
 
     let body = verify_signature(body, &signature, store)?;
 
@@ -254,8 +262,8 @@ fn acknowledge(outcome: &RecordOutcome, status: &EventStatus) -> WebhookAck {
 }
 
 /// Counts the outcome and logs what an operator needs: quarantines and
-/// conflicts, rate-limited signature failures, and storage failures with
-/// their cause. Never the body, the signature or personal data.
+/// conflicts, and rate-limited signature, body and storage failures, the
+/// last with their cause. Never the body, the signature or personal data.
 fn report_result(
     shared: &Shared,
     store: &StoreSettings,
@@ -285,10 +293,22 @@ fn report_result(
             }
         }
         Err(WebhookError::Storage(error)) => {
-            tracing::error!(error = %error, "webhook not recorded: storage failed, responded 503");
+            if let Some(held_back) = shared.storage_errors.allow() {
+                tracing::error!(
+                    error = %error,
+                    held_back,
+                    "webhook not recorded: storage failed, responded 503"
+                );
+            }
         }
-        Err(error @ (WebhookError::PayloadTooLarge { .. } | WebhookError::ReadBody(_))) => {
-            tracing::warn!(error = %error, "webhook rejected");
+        Err(
+            error @ (WebhookError::PayloadTooLarge { .. }
+            | WebhookError::BodyReadTimeout { .. }
+            | WebhookError::ReadBody(_)),
+        ) => {
+            if let Some(held_back) = shared.body_warnings.allow() {
+                tracing::warn!(error = %error, held_back, "webhook rejected");
+            }
         }
         Err(WebhookError::UnknownStore) => {}
     }
@@ -315,5 +335,75 @@ fn report_ack(shared: &Shared, store_label: &str, ack: &WebhookAck) {
             tracing::Span::current().record("event_id", event_id);
             tracing::warn!("webhook conflicts with an earlier event of the same key; the first is kept and the new body stored beside it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::Notify;
+    use wamebo_core::{ClassifyPolicy, ConfigSecret};
+    use wamebo_store::{SqliteOptions, SqliteStore, StoreError};
+
+    use super::*;
+    use crate::settings::ReceiverSettings;
+
+    /// A log destination that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for CapturedLog {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn repeated_failures_log_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bridge.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default()).unwrap();
+        let settings = StoreSettings {
+            id: StoreId::new("acme").unwrap(),
+            secrets: vec![ConfigSecret::from_value("test", "wh_sec_test")],
+            policy: ClassifyPolicy::default(),
+            targets: Vec::new(),
+        };
+        let state = ReceiverState::new(
+            Arc::new(store),
+            vec![settings.clone()],
+            ReceiverSettings::default(),
+            Arc::new(Notify::new()),
+            prometheus::Registry::new(),
+        )
+        .unwrap();
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..5 {
+                let storage = Err(WebhookError::Storage(StoreError::Unavailable(
+                    "disk full".to_owned(),
+                )));
+                report_result(&state.shared, &settings, &storage, Instant::now());
+                let too_large = Err(WebhookError::PayloadTooLarge { limit: 10 });
+                report_result(&state.shared, &settings, &too_large, Instant::now());
+            }
+        });
+
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("storage failed").count(), 1, "{text}");
+        assert_eq!(text.matches("webhook rejected").count(), 1, "{text}");
     }
 }

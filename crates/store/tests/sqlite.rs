@@ -414,3 +414,22 @@ async fn lock_held_elsewhere_fails_then_recovers() {
         "{retried:?}"
     );
 }
+
+#[tokio::test]
+async fn deleted_database_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&database_path(&dir), SqliteOptions::default()).unwrap();
+    store.ping().await.expect("a fresh database is ready");
+    std::fs::remove_dir_all(dir.path().join("data")).unwrap();
+
+    let ping = store.ping().await;
+    let record = store
+        .record_event(event("order:1", b"{}".to_vec(), &[]))
+        .await;
+
+    assert!(matches!(ping, Err(StoreError::Unavailable(_))), "{ping:?}");
+    assert!(
+        matches!(record, Err(StoreError::Unavailable(_))),
+        "{record:?}"
+    );
+}

@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
@@ -7,6 +8,8 @@ use wamebo_store::{EventFilter, EventRecord, EventStatus, EventSummary, Store};
 use crate::cli::{EventStatusArg, EventsListArgs, EventsShowArgs};
 use crate::config::Config;
 use crate::wiring;
+
+use super::print_stdout;
 
 /// Prints recorded events, newest first, one line each. Lines carry ids,
 /// keys and states only, never personal data.
@@ -37,13 +40,16 @@ pub(crate) async fn list(config: &Config, args: &EventsListArgs) -> anyhow::Resu
         eprintln!("no events match");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "{:>8}  {:<20}  {:<12}  {:<18}  {:<24}  status",
         "id", "received (UTC)", "store", "type", "key"
-    );
+    )?;
     for event in &events {
-        println!("{}", summary_line(event));
+        writeln!(out, "{}", summary_line(event))?;
     }
+    print_stdout(&out)?;
     if events.len() == usize::from(args.limit) {
         let oldest = events.last().map(|event| event.id).unwrap_or_default();
         eprintln!("more events may exist: pass --before {oldest} for the next page");
@@ -87,80 +93,100 @@ pub(crate) async fn show(config: &Config, args: &EventsShowArgs) -> anyhow::Resu
             )
         })?;
 
-    print_event(&record, args.show_personal_data);
-    print_deliveries(store.as_ref(), &record).await?;
+    let mut out = String::new();
+    write_event(&mut out, &record, args.show_personal_data)?;
+    write_deliveries(&mut out, store.as_ref(), &record).await?;
     for conflict in &record.conflicts {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "conflicting body {} received {} (sha256 {}):",
             conflict.id,
             conflict.received_at.to_rfc3339(),
             conflict.body_sha256
-        );
-        println!("{}", render_body(&conflict.body, args.show_personal_data));
+        )?;
+        writeln!(
+            out,
+            "{}",
+            render_body(&conflict.body, args.show_personal_data)
+        )?;
     }
+    print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_event(record: &EventRecord, show_personal_data: bool) {
+fn write_event(
+    out: &mut String,
+    record: &EventRecord,
+    show_personal_data: bool,
+) -> std::fmt::Result {
     let summary = &record.summary;
-    println!("event {}", summary.id);
-    println!("  store:        {}", summary.store_id);
-    println!("  type:         {}", summary.event_type);
-    println!("  key:          {}", summary.key);
+    writeln!(out, "event {}", summary.id)?;
+    writeln!(out, "  store:        {}", summary.store_id)?;
+    writeln!(out, "  type:         {}", summary.event_type)?;
+    writeln!(out, "  key:          {}", summary.key)?;
     if let Some(order_id) = summary.order_id {
-        println!("  order id:     {order_id}");
+        writeln!(out, "  order id:     {order_id}")?;
     }
-    println!("  received at:  {}", summary.received_at.to_rfc3339());
+    writeln!(out, "  received at:  {}", summary.received_at.to_rfc3339())?;
     if let Some(occurred_at) = record.occurred_at {
-        println!("  occurred at:  {}", occurred_at.to_rfc3339());
+        writeln!(out, "  occurred at:  {}", occurred_at.to_rfc3339())?;
     }
     match &summary.status {
-        EventStatus::Accepted => println!("  status:       accepted"),
+        EventStatus::Accepted => writeln!(out, "  status:       accepted")?,
         EventStatus::Quarantined { reason, detail } => {
-            println!("  status:       quarantined ({reason})");
-            println!("  detail:       {detail}");
+            writeln!(out, "  status:       quarantined ({reason})")?;
+            writeln!(out, "  detail:       {detail}")?;
         }
     }
-    println!("  body sha256:  {}", summary.body_sha256);
-    println!();
+    writeln!(out, "  body sha256:  {}", summary.body_sha256)?;
+    writeln!(out)?;
     if show_personal_data {
-        println!("body:");
+        writeln!(out, "body:")?;
     } else {
-        println!("body (personal data masked; pass --show-personal-data to see it):");
+        writeln!(
+            out,
+            "body (personal data masked; pass --show-personal-data to see it):"
+        )?;
     }
-    println!("{}", render_body(&record.body, show_personal_data));
+    writeln!(out, "{}", render_body(&record.body, show_personal_data))
 }
 
-async fn print_deliveries(store: &dyn Store, record: &EventRecord) -> anyhow::Result<()> {
+async fn write_deliveries(
+    out: &mut String,
+    store: &dyn Store,
+    record: &EventRecord,
+) -> anyhow::Result<()> {
     if record.deliveries.is_empty() {
-        println!();
-        println!("no deliveries");
+        writeln!(out)?;
+        writeln!(out, "no deliveries")?;
         return Ok(());
     }
     for delivery in &record.deliveries {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "delivery {} to target `{}`: {}, {} attempt(s)",
             delivery.id,
             delivery.target_id,
             delivery.status.as_str(),
             delivery.attempts
-        );
+        )?;
         if let Some(next) = delivery.next_attempt_at {
-            println!("  next attempt: {}", next.to_rfc3339());
+            writeln!(out, "  next attempt: {}", next.to_rfc3339())?;
         }
         if let Some(remote_id) = &delivery.remote_id {
-            println!("  remote id:    {remote_id}");
+            writeln!(out, "  remote id:    {remote_id}")?;
         }
         if let Some(note) = &delivery.note {
-            println!("  note:         {note}");
+            writeln!(out, "  note:         {note}")?;
         }
         if let Some(reason) = delivery.last_reason {
-            println!(
+            writeln!(
+                out,
                 "  last error:   {reason}: {}",
                 delivery.last_error.as_deref().unwrap_or("")
-            );
+            )?;
         }
         let attempts = store
             .list_attempts(delivery.id)
@@ -175,12 +201,13 @@ async fn print_deliveries(store: &dyn Store, record: &EventRecord) -> anyhow::Re
                 .message
                 .map(|message| format!(": {message}"))
                 .unwrap_or_default();
-            println!(
+            writeln!(
+                out,
                 "  attempt {} at {}: {}{reason}{message}",
                 attempt.attempt,
                 attempt.finished_at.to_rfc3339(),
                 attempt.outcome
-            );
+            )?;
         }
     }
     Ok(())

@@ -267,6 +267,49 @@ fn invalid_values_name_their_key() {
 }
 
 #[test]
+fn durations_over_a_year_are_rejected() {
+    let secret = secret_file("wh_sec_test");
+    let base = minimal(&secret);
+    let cases = [
+        (
+            "[server]\nmax_event_age = \"366d\"\n",
+            "server.max_event_age",
+        ),
+        (
+            "[dispatch]\ninitial_backoff = \"400d\"\nmax_backoff = \"400d\"\n",
+            "dispatch.initial_backoff",
+        ),
+        (
+            "[dispatch]\nmax_backoff = \"999999999h\"\n",
+            "dispatch.max_backoff",
+        ),
+        ("[dispatch]\nmax_age = \"2y\"\n", "dispatch.max_age"),
+        (
+            "[dispatch]\nlease = \"99999999999999h\"\n",
+            "dispatch.lease",
+        ),
+        (
+            "[dispatch]\ncall_timeout = \"400d\"\nlease = \"401d\"\n",
+            "dispatch.call_timeout",
+        ),
+        (
+            "[dispatch]\nretry_after_cap = \"400d\"\n",
+            "dispatch.retry_after_cap",
+        ),
+        ("[dispatch]\nidle_poll = \"400d\"\n", "dispatch.idle_poll"),
+        (
+            "[dispatch]\nshutdown_grace = \"400d\"\n",
+            "dispatch.shutdown_grace",
+        ),
+    ];
+    for (prefix, key) in cases {
+        assert_problem(&format!("{prefix}{base}"), key, "maximum of 365 days");
+    }
+    let year = "[server]\nmax_event_age = \"365d\"\n[dispatch]\nmax_age = \"365d\"\n";
+    assert!(Config::from_toml(&format!("{year}{base}")).is_ok());
+}
+
+#[test]
 fn store_rules_name_their_key() {
     let secret = secret_file("wh_sec_test");
     let target = "[[targets]]\nid = \"demo-file\"\nkind = \"file\"\npath = \"data/orders.jsonl\"\n";

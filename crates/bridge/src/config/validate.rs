@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use wamebo_core::{ConfigSecret, StoreId, TargetId};
 use wamebo_store::PgOptions;
@@ -19,6 +20,19 @@ use crate::targets::{prepare_target, TargetSpec};
 /// Largest accepted `server.max_body_bytes`: 64 MiB. Wamebo's events are a
 /// few kilobytes, and a body is held in memory while it is verified.
 const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Longest accepted duration of any `[server]` or `[dispatch]` setting: 365
+/// days. Times computed from a longer one, such as a lease's expiry, could
+/// pass the largest timestamp that storage reads back.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Returns the problem message for a duration longer than [`MAX_DURATION`].
+fn too_long(value: Duration) -> String {
+    format!(
+        "{} is longer than the maximum of 365 days; write a duration such as \"72h\"",
+        humantime::format_duration(value)
+    )
+}
 
 /// Shortest accepted admin token, in characters.
 const MIN_ADMIN_TOKEN_LENGTH: usize = 16;
@@ -80,6 +94,12 @@ fn check_server(raw: &RawServer, problems: &mut Vec<ConfigProblem>) -> Option<Se
         problems.push(ConfigProblem::new(
             "server.max_event_age",
             "must be longer than zero, such as \"72h\", or every event would be stale",
+        ));
+    }
+    if raw.max_event_age > MAX_DURATION {
+        problems.push(ConfigProblem::new(
+            "server.max_event_age",
+            too_long(raw.max_event_age),
         ));
     }
     Some(ServerConfig {
@@ -245,6 +265,18 @@ fn check_dispatch(raw: &RawDispatch, problems: &mut Vec<ConfigProblem>) -> Dispa
             key,
             "must be longer than zero; write a duration such as \"30s\"".to_owned(),
         );
+    }
+    for (key, value) in [
+        ("initial_backoff", raw.initial_backoff),
+        ("max_backoff", raw.max_backoff),
+        ("max_age", raw.max_age),
+        ("lease", raw.lease),
+        ("call_timeout", raw.call_timeout),
+        ("retry_after_cap", raw.retry_after_cap),
+        ("idle_poll", raw.idle_poll),
+        ("shutdown_grace", raw.shutdown_grace),
+    ] {
+        require(value <= MAX_DURATION, key, too_long(value));
     }
     require(
         raw.max_backoff >= raw.initial_backoff,

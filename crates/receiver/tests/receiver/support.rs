@@ -15,6 +15,7 @@ pub const SECRET: &str = "wh_sec_test_current";
 pub const OLD_SECRET: &str = "wh_sec_test_previous";
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
 pub const MAX_BODY_BYTES: usize = 4096;
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Builds the public app of a [`Harness`] as an actix test service.
 #[macro_export]
@@ -66,6 +67,7 @@ impl Harness {
             vec![acme_settings()],
             ReceiverSettings {
                 max_body_bytes: MAX_BODY_BYTES,
+                body_read_timeout: BODY_READ_TIMEOUT,
             },
             Arc::clone(&wake),
             prometheus::Registry::new(),

@@ -10,7 +10,8 @@ use wamebo_store::{DeliveryFilter, EventFilter, SqliteOptions, SqliteStore, Stor
 
 use crate::public_app;
 use crate::support::{
-    message_body, order_body, order_body_at, sign, Harness, MAX_BODY_BYTES, OLD_SECRET,
+    message_body, order_body, order_body_at, sign, Harness, BODY_READ_TIMEOUT, MAX_BODY_BYTES,
+    OLD_SECRET,
 };
 
 fn webhook(store: &str, body: &[u8], signature: Option<&str>) -> TestRequest {
@@ -476,4 +477,55 @@ async fn chunked_upload_is_limited_while_read() {
         assert!(body.contains(expected_text), "{size} bytes: {body}");
         assert_eq!(event_count(&harness).await, expected_events, "{size} bytes");
     }
+}
+
+#[actix_web::test]
+async fn stalled_body_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let harness = Harness::new();
+    let state = harness.state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(|cfg| wamebo_receiver::configure_public(cfg, state.clone()))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let address = server.addrs()[0];
+    let server = server.run();
+    let server_handle = server.handle();
+    actix_web::rt::spawn(server);
+    let body = order_body(5542, "250.00");
+
+    // The headers and half of the body, then nothing more: a slow sender.
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /webhooks/acme HTTP/1.1\r\nHost: {address}\r\nX-Webhook-Signature: {}\r\nContent-Length: {}\r\n\r\n",
+        sign(&body),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..body.len() / 2]).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT * 3, stream.read_to_end(&mut response)).await;
+    let waited = started.elapsed();
+    server_handle.stop(false).await;
+
+    assert!(
+        read.is_ok(),
+        "no response within {:?}",
+        BODY_READ_TIMEOUT * 3
+    );
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.starts_with("HTTP/1.1 408 Request Timeout"),
+        "{response}"
+    );
+    assert!(response.contains("body_read_timeout"), "{response}");
+    assert!(
+        waited >= BODY_READ_TIMEOUT / 2,
+        "responded after {waited:?}"
+    );
+    assert_eq!(event_count(&harness).await, 0);
 }

@@ -78,6 +78,63 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> rusqlite::Resu
     Ok(conn)
 }
 
+/// The device and inode of the database file that the connections opened.
+///
+/// A connection keeps writing to its file after the path is deleted or
+/// replaced, and nothing it commits there survives a restart, so writes and
+/// readiness checks compare the path against this identity first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    /// Reads the identity of the file at `path`.
+    pub(super) fn of(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(Self::from_metadata(&metadata))
+    }
+
+    #[cfg(unix)]
+    fn from_metadata(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+
+    // NOTE: without inode numbers only a deleted file is noticed, not one
+    // replaced by another file.
+    #[cfg(not(unix))]
+    fn from_metadata(_metadata: &std::fs::Metadata) -> Self {
+        FileIdentity {
+            device: 0,
+            inode: 0,
+        }
+    }
+
+    /// Checks that `path` still names this file, and returns an error message
+    /// naming the path and the fix when it was deleted or replaced.
+    pub(super) fn check(&self, path: &Path) -> Result<(), String> {
+        match FileIdentity::of(path) {
+            Ok(current) if current == *self => Ok(()),
+            Ok(_) => Err(format!(
+                "the sqlite database {} was replaced by another file while the bridge was running; \
+                 nothing more is written to it: restore the original file or restart the bridge",
+                path.display()
+            )),
+            Err(err) => Err(format!(
+                "the sqlite database {} is gone while the bridge was running ({err}); \
+                 nothing more is written to it: restore the file or restart the bridge, \
+                 which creates an empty database",
+                path.display()
+            )),
+        }
+    }
+}
+
 /// Caps the database at `max_size_bytes`, rounded down to whole pages.
 /// SQLite fails writes past the cap with `SQLITE_FULL`, as on a full disk.
 fn limit_size(conn: &Connection, max_size_bytes: u64) -> rusqlite::Result<()> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wamebo_core::TargetId;
 
-use super::connection::{create_parent_dir, open_writer};
+use super::connection::{create_parent_dir, open_writer, FileIdentity};
 use super::migrate::{apply_migrations, MigrationReport};
 use super::options::{parse_sqlite_url, SqliteOptions};
 use super::read_ops;
@@ -26,6 +26,8 @@ use crate::store::Store;
 #[derive(Debug)]
 pub struct SqliteStore {
     path: Arc<Path>,
+    /// The file the connections opened; `None` if it could not be read.
+    file: Option<FileIdentity>,
     // Readers are declared, and so dropped, before the writer: the writer's
     // connection closes last and can checkpoint and remove the WAL file.
     readers: Arc<ReadPool>,
@@ -64,6 +66,7 @@ impl SqliteStore {
             options.queue_capacity,
         )?;
         Ok(Self {
+            file: FileIdentity::of(&path).ok(),
             path,
             readers: Arc::new(readers),
             writer,
@@ -205,6 +208,9 @@ impl Store for SqliteStore {
                 "the sqlite writer thread for {} has stopped; restart the bridge",
                 self.path.display()
             )));
+        }
+        if let Some(file) = self.file {
+            file.check(&self.path).map_err(StoreError::Unavailable)?;
         }
         self.readers
             .run("checking the database", read_ops::schema_version)

@@ -17,6 +17,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use wamebo_core::TargetId;
 
+use super::connection::FileIdentity;
 use super::error::store_error;
 use super::write_ops::{self, WriteError};
 use crate::error::StoreError;
@@ -297,14 +298,18 @@ impl WriteRequest {
 struct BatchRunner {
     conn: Connection,
     path: Arc<Path>,
+    /// The file `conn` writes to; `None` if it could not be read at start.
+    file: Option<FileIdentity>,
     failed_batches: u64,
 }
 
 impl BatchRunner {
     fn new(conn: Connection, path: Arc<Path>) -> Self {
+        let file = FileIdentity::of(&path).ok();
         Self {
             conn,
             path,
+            file,
             failed_batches: 0,
         }
     }
@@ -312,9 +317,13 @@ impl BatchRunner {
     /// Runs and commits `batch`, then sends every request its result. Both
     /// vectors are empty afterwards and keep their capacity.
     fn run(&mut self, batch: &mut Vec<WriteRequest>, finished: &mut Vec<Finished>) {
-        let failure = match self.statement("BEGIN IMMEDIATE") {
-            Ok(()) => self.run_requests(batch, finished),
-            Err(err) => Some(self.failure_message("starting a write transaction", err)),
+        let file_check = self.file.map_or(Ok(()), |file| file.check(&self.path));
+        let failure = match file_check {
+            Err(message) => Some(message),
+            Ok(()) => match self.statement("BEGIN IMMEDIATE") {
+                Ok(()) => self.run_requests(batch, finished),
+                Err(err) => Some(self.failure_message("starting a write transaction", err)),
+            },
         };
         let failure = failure.or_else(|| {
             self.statement("COMMIT")
@@ -635,5 +644,27 @@ mod tests {
             retry_answer.blocking_recv().unwrap(),
             Ok(RecordOutcome::Recorded { .. })
         ));
+    }
+
+    #[test]
+    fn deleted_database_fails_every_request() {
+        let (dir, mut runner) = runner(&SqliteOptions::default());
+        let (before, before_answer) = record_request(new_event("order:1", b"{}".to_vec(), &[]));
+        run(&mut runner, vec![before]);
+        assert!(matches!(
+            before_answer.blocking_recv().unwrap(),
+            Ok(RecordOutcome::Recorded { .. })
+        ));
+        std::fs::remove_file(dir.path().join("bridge.db")).unwrap();
+        let (after, after_answer) = record_request(new_event("order:2", b"{}".to_vec(), &[]));
+
+        run(&mut runner, vec![after]);
+
+        match after_answer.blocking_recv().unwrap() {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("is gone"), "{message}");
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
     }
 }
