@@ -61,6 +61,7 @@ impl WebhookError {
 pub(crate) fn signature_reason(error: &SignatureError) -> &'static str {
     match error {
         SignatureError::Missing => "missing",
+        SignatureError::Repeated => "repeated",
         SignatureError::Empty => "empty",
         SignatureError::UnsupportedScheme(_) => "unsupported_scheme",
         SignatureError::NotHex => "not_hex",

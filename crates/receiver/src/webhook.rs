@@ -13,7 +13,7 @@ use serde::Serialize;
 use tracing::Instrument;
 use wamebo_core::event::body_sha256;
 use wamebo_core::{classify, Classified, ReasonCode, StoreId, Verdict};
-use wamebo_signature::{SignatureHeader, Unverified, HEADER_NAME};
+use wamebo_signature::{SignatureError, SignatureHeader, Unverified, HEADER_NAME};
 use wamebo_store::{EventId, EventStatus, NewEvent, RecordOutcome};
 
 use crate::error::{signature_reason, WebhookError};
@@ -140,11 +140,12 @@ async fn process_webhook(
 }
 
 fn parse_signature(request: &HttpRequest) -> Result<SignatureHeader, WebhookError> {
-    let value = request
-        .headers()
-        .get(HEADER_NAME)
-        .map(|value| value.as_bytes());
-    Ok(SignatureHeader::parse(value)?)
+    let mut values = request.headers().get_all(HEADER_NAME);
+    let first = values.next().map(|value| value.as_bytes());
+    if values.next().is_some() {
+        return Err(SignatureError::Repeated.into());
+    }
+    Ok(SignatureHeader::parse(first)?)
 }
 
 /// Reads the body, refusing it as soon as it is known to pass `limit`: at

@@ -14,6 +14,11 @@ pub enum SignatureError {
     /// The request has no `X-Webhook-Signature` header.
     #[error("the X-Webhook-Signature header is missing")]
     Missing,
+    /// The header appears more than once. Senders send one; taking the first
+    /// or the last of several would let a proxy and the bridge disagree on
+    /// which one counts.
+    #[error("the X-Webhook-Signature header appears more than once")]
+    Repeated,
     /// The header is present but holds nothing.
     #[error("the X-Webhook-Signature header is empty")]
     Empty,

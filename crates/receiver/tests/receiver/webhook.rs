@@ -294,6 +294,34 @@ async fn bad_signatures_are_forbidden_and_not_stored() {
 }
 
 #[actix_web::test]
+async fn repeated_signature_header_is_forbidden() {
+    let body = order_body(5542, "250.00");
+    let good = sign(&body);
+    let orders: [[String; 2]; 3] = [
+        [good.clone(), "sha256=00".into()],
+        ["sha256=00".into(), good.clone()],
+        [good.clone(), good.clone()],
+    ];
+    let harness = Harness::new();
+    let app = public_app!(harness);
+
+    for [first, second] in &orders {
+        let request = webhook("acme", &body, Some(first))
+            .append_header(("X-Webhook-Signature", second.as_str()))
+            .to_request();
+
+        let (status, answer) = answer(test::call_service(&app, request).await).await;
+
+        assert_eq!(status, StatusCode::FORBIDDEN, "{first} then {second}");
+        assert_eq!(
+            answer,
+            json!({ "error": "invalid_signature", "reason": "repeated" })
+        );
+    }
+    assert_eq!(event_count(&harness).await, 0);
+}
+
+#[actix_web::test]
 async fn unknown_or_invalid_store_is_not_found() {
     let harness = Harness::new();
     let app = public_app!(harness);
