@@ -11,7 +11,7 @@ use wamebo_core::TargetId;
 
 use super::errors::{map_error, with_timeout};
 use super::migrate::migrate_with;
-use super::notify::{start_listener, ListenerTask};
+use super::notify::{start_listener, Announcer, ListenerTask};
 use super::options::PgOptions;
 use super::{claim, query, record, replay};
 use crate::error::StoreError;
@@ -33,6 +33,7 @@ pub struct PgStore {
     instance: String,
     wakeups: watch::Receiver<u64>,
     listener: ListenerTask,
+    announcer: Announcer,
 }
 
 impl fmt::Debug for PgStore {
@@ -94,7 +95,9 @@ impl PgStore {
             max_connections = options.max_connections,
             "connected to PostgreSQL"
         );
+        let announcer = Announcer::start(pool.clone(), instance.clone());
         Ok(PgStore {
+            announcer,
             pool,
             options,
             schema,
@@ -114,6 +117,7 @@ impl PgStore {
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.listener.stop();
+        self.announcer.stop();
         self.pool.close().await;
     }
 
@@ -129,11 +133,15 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn record_event(&self, event: NewEvent) -> Result<RecordOutcome, StoreError> {
-        self.run(
-            "record event",
-            record::record_event(&self.pool, &self.instance, event),
-        )
-        .await
+        let outcome = self
+            .run("record event", record::record_event(&self.pool, event))
+            .await?;
+        if let RecordOutcome::Recorded { deliveries, .. } = &outcome {
+            if *deliveries > 0 {
+                self.announcer.announce();
+            }
+        }
+        Ok(outcome)
     }
 
     async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<ClaimedDelivery>, StoreError> {
@@ -191,19 +199,23 @@ impl Store for PgStore {
         id: EventId,
         targets: &[TargetId],
     ) -> Result<ReplayOutcome, StoreError> {
-        self.run(
-            "replay event",
-            replay::replay_event(&self.pool, &self.instance, id, targets),
-        )
-        .await
+        let outcome = self
+            .run(
+                "replay event",
+                replay::replay_event(&self.pool, id, targets),
+            )
+            .await?;
+        if !outcome.revived.is_empty() || !outcome.created.is_empty() {
+            self.announcer.announce();
+        }
+        Ok(outcome)
     }
 
     async fn replay_delivery(&self, id: DeliveryId) -> Result<(), StoreError> {
-        self.run(
-            "replay delivery",
-            replay::replay_delivery(&self.pool, &self.instance, id),
-        )
-        .await
+        self.run("replay delivery", replay::replay_delivery(&self.pool, id))
+            .await?;
+        self.announcer.announce();
+        Ok(())
     }
 
     async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {

@@ -1,15 +1,24 @@
 //! Cross-replica wake-ups over `LISTEN/NOTIFY`.
 //!
-//! Every transaction that creates or revives deliveries sends one
-//! notification on [`CHANNEL`], delivered to listeners when it commits. The
-//! payload is `{instance}:{schema}`, so a listener ignores its own store's
+//! After a transaction that creates or revives deliveries commits, the store
+//! asks its [`Announcer`] to send a notification on [`CHANNEL`]. The payload
+//! is `{instance}:{schema}`, so a listener ignores its own store's
 //! notifications and those of other schemas in the same database.
+//!
+//! The notification is sent after the commit, not inside the transaction,
+//! because PostgreSQL serializes the commits of all transactions that issued
+//! `NOTIFY` in a database (`PreCommit_Notify` in `src/backend/commands/async.c`
+//! takes a database-wide lock until the commit ends), which removed group
+//! commit from webhook ingestion. A wake-up is only a hint: a replica that
+//! misses one (its sender died between the commit and the notification)
+//! still finds the delivery through `next_due_at` within its idle poll.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnection, PgListener, PgNotification};
+use sqlx::postgres::{PgListener, PgNotification};
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 /// The notification channel, one per database.
@@ -21,16 +30,54 @@ const LISTENER_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
-/// Sends the wake-up notification inside the caller's transaction, so it is
-/// delivered if and only if the transaction commits.
-pub(crate) async fn announce(
-    connection: &mut PgConnection,
-    instance: &str,
-) -> Result<(), sqlx::Error> {
+/// Sends wake-up notifications on behalf of one store, one at a time:
+/// requests that arrive while a notification is being sent are folded into
+/// the next one, so a burst of webhooks costs a handful of `NOTIFY`s.
+#[derive(Debug)]
+pub(crate) struct Announcer {
+    requested: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl Announcer {
+    pub(crate) fn start(pool: PgPool, instance: String) -> Self {
+        let requested = Arc::new(Notify::new());
+        let waiting = Arc::clone(&requested);
+        let task = tokio::spawn(async move {
+            loop {
+                waiting.notified().await;
+                if let Err(error) = send_notification(&pool, &instance).await {
+                    // Other replicas fall back to their idle poll; the
+                    // local dispatcher was woken by the receiver already.
+                    tracing::warn!(error = %error, "sending a wake-up notification to other replicas failed");
+                    tokio::time::sleep(FIRST_RETRY_DELAY).await;
+                }
+            }
+        });
+        Announcer { requested, task }
+    }
+
+    /// Requests a notification; returns at once.
+    pub(crate) fn announce(&self) {
+        self.requested.notify_one();
+    }
+
+    pub(crate) fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Announcer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn send_notification(pool: &PgPool, instance: &str) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, $2 || ':' || current_schema())")
         .bind(CHANNEL)
         .bind(instance)
-        .execute(connection)
+        .execute(pool)
         .await?;
     Ok(())
 }

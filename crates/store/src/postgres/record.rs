@@ -5,7 +5,6 @@ use sqlx::postgres::PgConnection;
 use sqlx::{PgPool, Row};
 
 use super::errors::map_error;
-use super::notify::announce;
 use super::rows::order_id_text;
 use crate::error::StoreError;
 use crate::model::*;
@@ -22,7 +21,6 @@ const ACTION: &str = "record event";
 /// create one event and all others get `Duplicate` or `Conflict`.
 pub(crate) async fn record_event(
     pool: &PgPool,
-    instance: &str,
     event: NewEvent,
 ) -> Result<RecordOutcome, StoreError> {
     let mut transaction = pool.begin().await.map_err(|e| map_error(ACTION, e))?;
@@ -30,11 +28,6 @@ pub(crate) async fn record_event(
     let outcome = match insert_event(&mut transaction, &event).await? {
         Some(event_id) => {
             let deliveries = insert_deliveries(&mut transaction, event_id, &event).await?;
-            if deliveries > 0 {
-                announce(&mut transaction, instance)
-                    .await
-                    .map_err(|e| map_error(ACTION, e))?;
-            }
             RecordOutcome::Recorded {
                 event_id,
                 deliveries,

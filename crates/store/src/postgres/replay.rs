@@ -5,7 +5,6 @@ use sqlx::PgPool;
 use wamebo_core::TargetId;
 
 use super::errors::map_error;
-use super::notify::announce;
 use super::rows::column;
 use crate::error::StoreError;
 use crate::model::*;
@@ -23,7 +22,6 @@ const REVIVE: &str = "status = 'pending', next_attempt_at = $2, updated_at = $2,
 /// concurrent replays of one event run one after the other.
 pub(crate) async fn replay_event(
     pool: &PgPool,
-    instance: &str,
     id: EventId,
     targets: &[TargetId],
 ) -> Result<ReplayOutcome, StoreError> {
@@ -76,11 +74,6 @@ pub(crate) async fn replay_event(
     let mut outcome = ReplayOutcome { revived, created };
     outcome.revived.sort_unstable();
     outcome.created.sort_unstable();
-    if !outcome.revived.is_empty() || !outcome.created.is_empty() {
-        announce(&mut transaction, instance)
-            .await
-            .map_err(|e| map_error(ACTION, e))?;
-    }
     transaction
         .commit()
         .await
@@ -89,11 +82,7 @@ pub(crate) async fn replay_event(
 }
 
 /// Sets one dead delivery back to pending, due now.
-pub(crate) async fn replay_delivery(
-    pool: &PgPool,
-    instance: &str,
-    id: DeliveryId,
-) -> Result<(), StoreError> {
+pub(crate) async fn replay_delivery(pool: &PgPool, id: DeliveryId) -> Result<(), StoreError> {
     const ACTION: &str = "replay delivery";
     let mut transaction = pool.begin().await.map_err(|e| map_error(ACTION, e))?;
     let row = sqlx::query("SELECT status FROM deliveries WHERE id = $1 FOR UPDATE")
@@ -121,9 +110,6 @@ pub(crate) async fn replay_delivery(
         .bind(id)
         .bind(now)
         .execute(&mut *transaction)
-        .await
-        .map_err(|e| map_error(ACTION, e))?;
-    announce(&mut transaction, instance)
         .await
         .map_err(|e| map_error(ACTION, e))?;
     transaction.commit().await.map_err(|e| map_error(ACTION, e))
