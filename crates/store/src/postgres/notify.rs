@@ -7,9 +7,9 @@
 //!
 //! The notification is sent after the commit, not inside the transaction,
 //! because PostgreSQL serializes the commits of all transactions that issued
-//! `NOTIFY` in a database (`PreCommit_Notify` in `src/backend/commands/async.c`
-//! takes a database-wide lock until the commit ends), which removed group
-//! commit from webhook ingestion. A wake-up is only a hint: a replica that
+//! `NOTIFY`: `PreCommit_Notify` in `src/backend/commands/async.c` takes a
+//! heavyweight lock on "database 0", which is cluster-wide, and holds it
+//! until the commit ends. That removed group commit from webhook ingestion. A wake-up is only a hint: a replica that
 //! misses one (its sender died between the commit and the notification)
 //! still finds the delivery through `next_due_at` within its idle poll.
 
