@@ -19,12 +19,15 @@ fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin)
-        .expect("stdin accepts the body");
+    let written = child.stdin.take().expect("stdin is piped").write_all(stdin);
+    // A command that fails before reading its input closes the pipe first.
+    if let Err(error) = written {
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing the body to stdin failed: {error}"
+        );
+    }
     child.wait_with_output().expect("the binary exits")
 }
 
