@@ -113,7 +113,7 @@ impl PgStore {
     }
 
     /// Closes the pool, waiting for borrowed connections to come back, and
-    /// stops the listener. Operations after this fail with
+    /// stops the listener and the notification task. Operations after this fail with
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.listener.stop();

@@ -1,7 +1,7 @@
 //! Cross-replica wake-ups over `LISTEN/NOTIFY`.
 //!
 //! After a transaction that creates or revives deliveries commits, the store
-//! asks its [`Announcer`] to send a notification on [`CHANNEL`]. The payload
+//! calls [`Announcer::announce`], which sends a notification on [`CHANNEL`]. The payload
 //! is `{instance}:{schema}`, so a listener ignores its own store's
 //! notifications and those of other schemas in the same database.
 //!
