@@ -15,7 +15,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tempfile::TempDir;
-use wamebo_e2e::postgres::{server_url, Proxy, TestSchema};
+use wamebo_e2e::postgres::{open_store, server_url, test_schema, Proxy};
 use wamebo_e2e::{sample_order, sign, wait_until, BridgeProcess, SECRET};
 use wamebo_store::{DeliveryFilter, Store};
 use wiremock::matchers::{method, path, path_regex};
@@ -210,7 +210,7 @@ async fn two_replicas_create_each_order_once() {
     let Some(server) = server_url("two_replicas_create_each_order_once") else {
         return;
     };
-    let schema = TestSchema::new(&server);
+    let schema = test_schema(&server);
     let orders = ErpOrders::default();
     let erp = start_erp(&orders, ORDERS, 0..=0, Duration::ZERO).await;
     let dir = TempDir::new().unwrap();
@@ -251,7 +251,7 @@ async fn two_replicas_create_each_order_once() {
         || async { orders.distinct() == ORDERS as usize },
     )
     .await;
-    let store = schema.open_store().await;
+    let store = open_store(&schema).await;
     wait_until(
         "every delivery succeeded",
         Duration::from_secs(30),
@@ -275,7 +275,7 @@ async fn killed_replica_loses_and_doubles_nothing() {
     let Some(server) = server_url("killed_replica_loses_and_doubles_nothing") else {
         return;
     };
-    let schema = TestSchema::new(&server);
+    let schema = test_schema(&server);
     let orders = ErpOrders::default();
     // Each create stays open for 200 ms after the ERP stored the order, so
     // the kill lands while the first replica waits on some of them.
@@ -362,7 +362,7 @@ async fn killed_replica_loses_and_doubles_nothing() {
         || async { orders.distinct() == ORDERS as usize },
     )
     .await;
-    let store = schema.open_store().await;
+    let store = open_store(&schema).await;
     wait_until(
         "every delivery succeeded",
         Duration::from_secs(60),
@@ -402,7 +402,7 @@ async fn database_outage_gives_503_then_recovers() {
     let Some(server) = server_url("database_outage_gives_503_then_recovers") else {
         return;
     };
-    let schema = TestSchema::new(&server);
+    let schema = test_schema(&server);
     let proxy = Proxy::start(&schema.url()).await;
     let orders = ErpOrders::default();
     let erp = start_erp(&orders, 2, 0..=2, Duration::ZERO).await;
@@ -460,7 +460,7 @@ fn migrate_command_applies_postgres_schema_once() {
     let Some(server) = server_url("migrate_command_applies_postgres_schema_once") else {
         return;
     };
-    let schema = TestSchema::new(&server);
+    let schema = test_schema(&server);
     let dir = TempDir::new().unwrap();
     // The ERP is never called: migrate only opens the storage.
     let config = write_config(

@@ -10,6 +10,8 @@ pub mod conformance;
 mod error;
 mod model;
 pub mod postgres;
+#[cfg(feature = "conformance")]
+pub mod postgres_testing;
 pub mod sqlite;
 mod store;
 

@@ -7,69 +7,30 @@
 //! passes.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wamebo_core::{ReasonCode, StoreId, TargetId};
 use wamebo_store::conformance::TestStore;
+use wamebo_store::postgres_testing::{server_url, Proxy, TestSchema};
 use wamebo_store::{
     postgres, AttemptOutcome, ClaimRequest, EventFilter, EventStatus, Lease, NewEvent, PgOptions,
     PgStore, RecordOutcome, Store, StoreError,
 };
 
-const URL_VARIABLE: &str = "WAMEBO_TEST_POSTGRES_URL";
-
-/// Returns the test server's URL, or prints why the test is skipped.
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VARIABLE) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // Written to the stderr handle, not with eprintln!, so the test
-            // harness does not capture the line.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: set {URL_VARIABLE}=postgres://postgres@127.0.0.1:5432/test \
-                 to run the PostgreSQL tests"
-            );
-            None
-        }
-    }
+/// Stores on a test schema, with pool settings for these tests.
+trait SchemaStores {
+    fn options(&self) -> PgOptions;
+    async fn open(&self) -> PgStore;
+    async fn open_with(&self, options: PgOptions) -> PgStore;
+    fn patient_options(&self) -> PgOptions;
 }
 
-/// A schema with a random name, dropped with everything in it on drop.
-///
-/// Its stores connect with the schema's name as `application_name`, so the
-/// cleanup can end their sessions first: a session left in a transaction
-/// would otherwise block `DROP SCHEMA` while the test's runtime, blocked in
-/// this drop, cannot finish it.
-struct TestSchema {
-    server_url: String,
-    name: String,
-}
-
-impl TestSchema {
-    fn new(server_url: &str) -> TestSchema {
-        TestSchema {
-            server_url: server_url.to_owned(),
-            name: format!("wamebo_test_{:016x}", rand::random::<u64>()),
-        }
-    }
-
-    /// Returns the server URL with this schema's `application_name`.
-    fn url(&self) -> String {
-        let mut url = url::Url::parse(&self.server_url).expect("parse the server URL");
-        url.query_pairs_mut()
-            .append_pair("application_name", &self.name);
-        url.to_string()
-    }
-
+impl SchemaStores for TestSchema {
     fn options(&self) -> PgOptions {
         PgOptions {
             max_connections: 5,
@@ -100,42 +61,6 @@ impl TestSchema {
     }
 }
 
-impl Drop for TestSchema {
-    fn drop(&mut self) {
-        let url = self.server_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on a
-        // future, so the cleanup gets a thread and a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("build the cleanup runtime");
-            runtime.block_on(async {
-                let mut connection = sqlx::PgConnection::connect(&url).await?;
-                sqlx::query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                )
-                .bind(&name)
-                .execute(&mut connection)
-                .await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .execute(&mut connection)
-                    .await?;
-                connection.close().await
-            })
-        });
-        if let Ok(Err(error)) = cleanup.join() {
-            let _ = writeln!(
-                std::io::stderr(),
-                "could not drop test schema {}: {error}",
-                self.name
-            );
-        }
-    }
-}
-
 /// Opens a store on a fresh schema for one conformance case, or returns
 /// `None` (and prints why) when no server is configured.
 async fn open_conformance_store() -> Option<TestStore> {
@@ -144,7 +69,7 @@ async fn open_conformance_store() -> Option<TestStore> {
     let thread = std::thread::current();
     let case = thread.name().unwrap_or("conformance case");
     let url = server_url(case)?;
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let store = schema.open().await;
     Some(TestStore::with_guard(Arc::new(store), schema))
 }
@@ -197,7 +122,7 @@ async fn replicas_record_each_key_once() {
     let Some(url) = server_url("replicas_record_each_key_once") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let (first, second) = tokio::join!(
         schema.open_with(schema.patient_options()),
         schema.open_with(schema.patient_options())
@@ -250,7 +175,7 @@ async fn replicas_never_claim_one_delivery_twice() {
     let Some(url) = server_url("replicas_never_claim_one_delivery_twice") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let (first, second) = tokio::join!(
         schema.open_with(schema.patient_options()),
         schema.open_with(schema.patient_options())
@@ -300,7 +225,7 @@ async fn expired_lease_moves_to_other_replica() {
     let Some(url) = server_url("expired_lease_moves_to_other_replica") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let (first, second) = tokio::join!(schema.open(), schema.open());
     first
         .record_event(order_event(7, "order 7", targets(&["erp"])))
@@ -355,7 +280,7 @@ async fn notification_wakes_other_replica() {
     let Some(url) = server_url("notification_wakes_other_replica") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let (first, second) = tokio::join!(schema.open(), schema.open());
     let mut first_wakeups = first.external_wakeups().expect("PgStore offers wake-ups");
     let mut second_wakeups = second.external_wakeups().expect("PgStore offers wake-ups");
@@ -381,7 +306,10 @@ async fn other_schema_does_not_wake() {
     let Some(url) = server_url("other_schema_does_not_wake") else {
         return;
     };
-    let (schema_a, schema_b) = (TestSchema::new(&url), TestSchema::new(&url));
+    let (schema_a, schema_b) = (
+        TestSchema::new(&url, "wamebo_test"),
+        TestSchema::new(&url, "wamebo_test"),
+    );
     let (first, second) = tokio::join!(schema_a.open(), schema_b.open());
     let mut second_wakeups = second.external_wakeups().unwrap();
     second_wakeups.borrow_and_update();
@@ -403,7 +331,7 @@ async fn replay_wakes_other_replica() {
     let Some(url) = server_url("replay_wakes_other_replica") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let (first, second) = tokio::join!(schema.open(), schema.open());
     first
         .record_event(order_event(3, "order 3", targets(&["erp"])))
@@ -444,7 +372,7 @@ async fn replicas_starting_together_migrate_once() {
     let Some(url) = server_url("replicas_starting_together_migrate_once") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let options = schema.options();
 
     let runs = futures_join_all(
@@ -471,7 +399,7 @@ async fn newer_schema_is_rejected() {
     let Some(url) = server_url("newer_schema_is_rejected") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     postgres::migrate(&schema.url(), &schema.options())
         .await
         .unwrap();
@@ -525,7 +453,7 @@ async fn outage_is_unavailable_then_recovers() {
     let Some(url) = server_url("outage_is_unavailable_then_recovers") else {
         return;
     };
-    let schema = TestSchema::new(&url);
+    let schema = TestSchema::new(&url, "wamebo_test");
     let proxy = Proxy::start(&schema.url()).await;
     let acquire_timeout = Duration::from_millis(500);
     let options = PgOptions {
@@ -623,78 +551,4 @@ async fn futures_join_all<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
         results.push(handle.await.expect("task panicked"));
     }
     results
-}
-
-/// A TCP proxy in front of the test server that can be cut, so a test can
-/// stage an outage without stopping the server other tests use.
-struct Proxy {
-    url: String,
-    listen: SocketAddr,
-    upstream: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(server_url: &str) -> Proxy {
-        let mut url = url::Url::parse(server_url).expect("parse the server URL");
-        let upstream_host = url.host_str().unwrap_or("127.0.0.1").to_owned();
-        let upstream_port = url.port().unwrap_or(5432);
-        let upstream = tokio::net::lookup_host((upstream_host.as_str(), upstream_port))
-            .await
-            .expect("resolve the server address")
-            .next()
-            .expect("the server address resolves");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let listen = listener.local_addr().unwrap();
-        url.set_host(Some("127.0.0.1")).unwrap();
-        url.set_port(Some(listen.port())).unwrap();
-        let proxy = Proxy {
-            url: url.to_string(),
-            listen,
-            upstream,
-            tasks: Arc::default(),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let upstream = self.upstream;
-        let tasks = self.tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let copy = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                tasks.lock().unwrap().push(copy);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    /// Closes every proxied connection and stops listening, so new
-    /// connections are refused.
-    fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Listens again on the same port.
-    async fn restore(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(self.listen).await {
-                Ok(listener) => break listener,
-                Err(error) if Instant::now() < deadline => {
-                    let _ = error;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(error) => panic!("cannot listen on {} again: {error}", self.listen),
-            }
-        };
-        self.serve(listener);
-    }
 }
