@@ -1,7 +1,7 @@
 //! Helpers for tests against a real PostgreSQL server, shared by this
-//! crate's tests and the end-to-end tests: the server URL from
-//! `WAMEBO_TEST_POSTGRES_URL`, a schema per test that is dropped afterwards,
-//! and a TCP proxy that a test can cut to stage an outage.
+//! crate's tests and the end-to-end tests. They read the server URL from
+//! `WAMEBO_TEST_POSTGRES_URL`, give each test a schema that is dropped
+//! afterwards, and start a TCP proxy that a test can cut to stage an outage.
 
 use std::io::Write;
 use std::net::SocketAddr;
