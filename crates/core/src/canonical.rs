@@ -25,7 +25,7 @@ pub struct CanonicalOrder {
     pub order_id: u64,
     /// Meta's order id.
     pub meta_order_id: String,
-    /// When the customer placed the order, if the event said so.
+    /// When the customer placed the order, from the event's timestamp if it has one.
     pub placed_at: Option<DateTime<Utc>>,
     /// ISO 4217 code.
     pub currency: String,

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Why a text is not a valid store or target id.
+/// A text that is not a valid store or target id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a valid id: use 1 to 64 characters from a-z, 0-9, `-` and `_`, starting with a letter or digit")]
 pub struct InvalidId {

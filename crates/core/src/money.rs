@@ -3,8 +3,8 @@
 //!
 //! No amount ever passes through `f64`. `serde_json` is built with its
 //! `arbitrary_precision` feature, so a JSON number reaches us as the exact text
-//! the sender wrote (`250.00`, `2.5e2`), and [`parse_decimal`] turns that text
-//! into a [`Decimal`] or fails; it never rounds.
+//! the sender wrote (`250.00`, `2.5e2`). [`parse_decimal`] turns that text
+//! into a [`Decimal`] or fails, and never rounds.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-/// Why a decimal text could not be read exactly.
+/// A decimal text that could not be read exactly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
     /// The text is not a decimal number.

@@ -46,7 +46,7 @@ impl std::fmt::Debug for PersonName {
     }
 }
 
-/// The buyer, as far as Wamebo knows them.
+/// The buyer, as Wamebo reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
     /// The WhatsApp profile name.

@@ -1,6 +1,6 @@
 //! Stable reason codes: why an event was quarantined or a delivery failed.
 //!
-//! These words appear in HTTP answers, in the store and in metrics labels, so
+//! These words appear in HTTP responses, in the store and in metrics labels, so
 //! they never change once published. `docs/reason-codes.md` lists them all.
 
 use std::fmt;
@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Why an event was quarantined or why a delivery stopped or is retried.
+/// The reason an event was quarantined or a delivery stopped or is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
@@ -42,11 +42,11 @@ pub enum ReasonCode {
     AuthFailed,
     /// The delivery ran out of attempts or of time.
     RetriesExhausted,
-    /// The target could not be reached or answered with a temporary error.
+    /// The target could not be reached or responded with a temporary error.
     RemoteUnavailable,
     /// The target asked the bridge to slow down.
     RemoteThrottled,
-    /// The target answered with something that is not its documented format.
+    /// The target responded with something that is not its documented format.
     InvalidResponse,
     /// The target is not configured for this kind of event.
     UnsupportedEvent,

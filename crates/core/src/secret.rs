@@ -16,7 +16,7 @@ pub struct ConfigSecret {
     value: SecretString,
 }
 
-/// Why a secret reference could not be read.
+/// A secret reference that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
     /// The value is not `env:NAME` or `file:/path`.

@@ -10,7 +10,7 @@ use crate::ids::{StoreId, TargetId};
 use crate::order::Order;
 use crate::reason::ReasonCode;
 
-/// What a sink knows about the delivery it is asked to make.
+/// The delivery a sink is asked to make: its ids, attempt and timing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryContext {
     /// The store the event came in for.
@@ -37,7 +37,7 @@ pub struct Delivered {
     pub note: Option<String>,
 }
 
-/// Why a delivery attempt failed, sorted by what the dispatcher does next.
+/// A failed delivery attempt, sorted by what the dispatcher does next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     /// A temporary failure: try again later.

@@ -19,7 +19,7 @@ pub enum SignatureError {
     /// which one counts.
     #[error("the X-Webhook-Signature header appears more than once")]
     Repeated,
-    /// The header is present but holds nothing.
+    /// The header is present but empty.
     #[error("the X-Webhook-Signature header is empty")]
     Empty,
     /// The header names a scheme other than `sha256`, such as `sha512=`.

@@ -1,12 +1,12 @@
 /// A storage failure. Every variant means "the operation did not happen":
-/// callers answer 503 or retry, never assume partial success.
+/// callers respond 503 or retry, never assume partial success.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or refused the operation (a lost
     /// connection, a full disk, a locked file).
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
-    /// The database holds data this version cannot read, or a migration failed.
+    /// The database contains data this version cannot read, or a migration failed.
     #[error("storage is inconsistent: {0}")]
     Corrupt(String),
     /// The lease on a delivery was lost to another worker, so this worker's

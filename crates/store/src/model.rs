@@ -60,7 +60,7 @@ pub struct NewEvent {
     pub targets: Vec<TargetId>,
 }
 
-/// What recording an event did.
+/// The result of recording an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     /// A new event, committed with its deliveries.
@@ -135,7 +135,7 @@ pub struct ClaimRequest {
     pub now: DateTime<Utc>,
     /// How long the claim holds; must exceed the sink's request timeout.
     pub lease: Duration,
-    /// The most deliveries to claim at once.
+    /// The maximum number of deliveries to claim at once.
     pub limit: usize,
 }
 
@@ -332,7 +332,7 @@ pub struct AttemptRecord {
     pub remote_id: Option<String>,
 }
 
-/// Which events to list, newest first.
+/// A filter for listing events, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     /// Only this store.
@@ -347,7 +347,7 @@ pub struct EventFilter {
     pub limit: usize,
 }
 
-/// Which deliveries to list, newest first.
+/// A filter for listing deliveries, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     /// Only this store.
@@ -362,7 +362,7 @@ pub struct DeliveryFilter {
     pub limit: usize,
 }
 
-/// What a replay did.
+/// The deliveries a replay revived or created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayOutcome {
     /// Dead deliveries set back to pending.

@@ -62,10 +62,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// target in `targets` that it has none for. Deliveries that succeeded
     /// or are pending are left alone, so a replay never sends an order twice.
     ///
-    /// A revived delivery keeps its attempt history, starts a fresh attempt
-    /// and age budget (`attempts_before_replay`, `replayed_at`), and gets
-    /// `reconcile` set if it was attempted before: its last attempt may have
-    /// reached the platform even though it ended as a dead letter.
+    /// A revived delivery keeps its attempt history and starts a fresh
+    /// attempt and age budget (`attempts_before_replay`, `replayed_at`). If it
+    /// was attempted before, it also gets `reconcile` set, because its last
+    /// attempt may have reached the platform even though it ended dead.
     async fn replay_event(
         &self,
         id: EventId,
@@ -79,7 +79,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Counts deliveries by status.
     async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError>;
 
-    /// Checks that storage answers, for readiness.
+    /// Checks that storage responds, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Returns a receiver that changes whenever another process (a replica
